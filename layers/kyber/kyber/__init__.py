@@ -1,0 +1,1 @@
+"""Shared code of the Kyber crystal classifier: validation, models, responses, errors."""
