@@ -1,0 +1,37 @@
+"""Domain errors of the service; kyber.api is the one place that turns them into HTTP statuses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ServiceError(Exception):
+    """An error the client is told about, with a short message and optional details."""
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def body(self) -> dict[str, Any]:
+        return {"message": self.message, **self.details}
+
+
+class ModelChoiceError(ServiceError):
+    """/astromech was asked for a model that is missing, not a string, or unknown."""
+
+
+class CrystalBatchError(ServiceError):
+    """The request body or its crystalData is not a batch of finite measurements."""
+
+
+class BatchTooLargeError(ServiceError):
+    """crystalData has more rows than the configured maximum."""
+
+
+class ModelFailureError(Exception):
+    """A model failed while predicting; the details go to the log, never to the client."""
+
+
+class ModelArtifactError(Exception):
+    """The compiled model artifacts are missing, inconsistent or do not match the manifest."""

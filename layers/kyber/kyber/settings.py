@@ -1,0 +1,44 @@
+"""Service settings, read once from the environment into a typed object."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+# Worst case, one row's response costs about 130 bytes (three labels, three 23-character
+# floats, JSON-escaped once more inside the API Gateway proxy response): 10,000 rows stay
+# near 1.3 MB, well under Lambda's 6 MB synchronous response limit.
+DEFAULT_MAX_ROWS = 10_000
+DEFAULT_MODELS_DIR = "/opt/models"
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value the service cannot run with."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    models_dir: Path
+    max_rows: int
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> Settings:
+        raw_max_rows = environ.get("KYBER_MAX_ROWS", str(DEFAULT_MAX_ROWS))
+        try:
+            max_rows = int(raw_max_rows)
+        except ValueError:
+            raise SettingsError(f"KYBER_MAX_ROWS must be an integer, got {raw_max_rows!r}") from None
+        if max_rows < 1:
+            raise SettingsError(f"KYBER_MAX_ROWS must be at least 1, got {max_rows}")
+        return cls(
+            models_dir=Path(environ.get("KYBER_MODELS_DIR", DEFAULT_MODELS_DIR)),
+            max_rows=max_rows,
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings.from_environ(os.environ)

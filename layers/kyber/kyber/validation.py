@@ -1,0 +1,160 @@
+"""Request parsing: the JSON body, /astromech's model choice and the crystalData batch.
+
+The happy path is checked as a whole (types by C-level set operations, values as one float64
+array); only a batch already known to be bad is walked row by row, to say what and where.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import chain
+from typing import Any
+
+import numpy as np
+import orjson
+
+from kyber.errors import BatchTooLargeError, CrystalBatchError, ModelChoiceError
+
+MAX_REPORTED_PROBLEMS = 10
+_NUMBER_TYPES = frozenset((int, float))
+
+
+@dataclass(frozen=True)
+class _Unrepresentable:
+    """A number a double cannot hold (NaN, Infinity, 1e400), kept to be reported where it stands."""
+
+    problem: str
+
+
+def _number(text: str) -> float | _Unrepresentable:
+    value = float(text)
+    return value if math.isfinite(value) else _Unrepresentable("number overflows a double")
+
+
+def _non_finite_literal(text: str) -> _Unrepresentable:
+    return _Unrepresentable(f"{text} is not a finite number")
+
+
+def parse_json_body(body: str | None, *, is_base64_encoded: bool = False) -> Any:
+    """Decode the request body; a body that is not JSON is a CrystalBatchError."""
+    if is_base64_encoded and body:
+        try:
+            raw: str | bytes = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise CrystalBatchError("request body is not valid base64") from None
+    else:
+        raw = body or ""
+    if not raw.strip():
+        raise CrystalBatchError("request body is empty; expected a JSON object")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        parse_error = str(exc)
+    # orjson refuses NaN, Infinity and numbers that overflow a double outright; the stdlib
+    # parser, told to mark them, lets validation report them by row and position instead.
+    try:
+        return json.loads(
+            raw,
+            parse_float=_number,
+            parse_int=_number,
+            parse_constant=_non_finite_literal,
+        )
+    except (ValueError, RecursionError):
+        raise CrystalBatchError(f"request body is not valid JSON: {parse_error}") from None
+
+
+def require_object(payload: Any) -> dict[str, Any]:
+    if not isinstance(payload, dict):
+        raise CrystalBatchError(f"request body must be a JSON object, got {_json_kind(payload)}")
+    return payload
+
+
+def parse_model_choice(payload: dict[str, Any], choices: tuple[str, ...]) -> str:
+    expected = " or ".join(f'"{choice}"' for choice in choices)
+    if "model" not in payload or payload["model"] is None:
+        raise ModelChoiceError(f"model is required: {expected}")
+    model = payload["model"]
+    if not isinstance(model, str):
+        raise ModelChoiceError(f"model must be a string, {expected}; got {_json_kind(model)}")
+    if model not in choices:
+        raise ModelChoiceError(f"unknown model {model[:40]!r}: expected {expected}")
+    return model
+
+
+def parse_crystal_batch(payload: dict[str, Any], *, feature_count: int, max_rows: int) -> np.ndarray:
+    """Return crystalData as an (n, feature_count) float64 array, or raise what is wrong with it."""
+    if "crystalData" not in payload:
+        raise CrystalBatchError("crystalData is required: a list of rows of 4 numbers")
+    rows = payload["crystalData"]
+    if not isinstance(rows, list):
+        raise CrystalBatchError(f"crystalData must be a list of rows, got {_json_kind(rows)}")
+    if not rows:
+        raise CrystalBatchError("crystalData is empty; send at least one row")
+    if len(rows) > max_rows:
+        raise BatchTooLargeError(
+            f"crystalData has {len(rows)} rows; the limit is {max_rows} rows per request",
+            limit=max_rows,
+        )
+    batch = _as_float_array(rows, feature_count)
+    if batch is None:
+        problems = list(_problems(rows, feature_count))
+        raise CrystalBatchError(
+            f"crystalData has {len(problems)} invalid {'entry' if len(problems) == 1 else 'entries'}",
+            errors=problems[:MAX_REPORTED_PROBLEMS],
+            errorCount=len(problems),
+        )
+    return batch
+
+
+def _as_float_array(rows: list[Any], feature_count: int) -> np.ndarray | None:
+    if set(map(type, rows)) != {list} or set(map(len, rows)) != {feature_count}:
+        return None
+    if not set(map(type, chain.from_iterable(rows))) <= _NUMBER_TYPES:
+        return None
+    batch = np.array(rows, dtype=np.float64)
+    return batch if np.isfinite(batch).all() else None
+
+
+def _problems(rows: list[Any], feature_count: int) -> Iterator[dict[str, Any]]:
+    for row_index, row in enumerate(rows):
+        if not isinstance(row, list):
+            yield {
+                "row": row_index,
+                "error": f"row must be a list of {feature_count} numbers, got {_json_kind(row)}",
+            }
+        elif len(row) != feature_count:
+            yield {"row": row_index, "error": f"row must have exactly {feature_count} values, got {len(row)}"}
+        else:
+            for position, value in enumerate(row):
+                problem = _value_problem(value)
+                if problem:
+                    yield {"row": row_index, "position": position, "error": problem}
+
+
+def _value_problem(value: Any) -> str | None:
+    if isinstance(value, _Unrepresentable):
+        return value.problem
+    if type(value) not in _NUMBER_TYPES:
+        return f"{_json_kind(value)} is not a number"
+    return None if math.isfinite(value) else "number is not finite"
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, _Unrepresentable):
+        return "a non-finite number"
+    return "a number"

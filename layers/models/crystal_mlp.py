@@ -1,0 +1,55 @@
+"""The ML team's PyTorch network for Kyber crystals, shared by the training and the layer build scripts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+
+HIDDEN_UNITS = 50
+STATE_DICT_KEYS = (
+    "layer1.weight",
+    "layer1.bias",
+    "layer2.weight",
+    "layer2.bias",
+    "layer3.weight",
+    "layer3.bias",
+)
+
+
+class CrystalMLP(torch.nn.Module):
+    """Linear(features, 50) -> ReLU -> Linear(50, 50) -> ReLU -> Linear(50, classes) -> softmax over dim 1."""
+
+    def __init__(self, feature_count: int = 4, class_count: int = 3, hidden_units: int = HIDDEN_UNITS) -> None:
+        super().__init__()
+        self.layer1 = torch.nn.Linear(feature_count, hidden_units)
+        self.layer2 = torch.nn.Linear(hidden_units, hidden_units)
+        self.layer3 = torch.nn.Linear(hidden_units, class_count)
+
+    @property
+    def feature_count(self) -> int:
+        return self.layer1.in_features
+
+    @property
+    def class_count(self) -> int:
+        return self.layer3.out_features
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.layer1(x))
+        x = torch.relu(self.layer2(x))
+        return self.layer3(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.logits(x), dim=1)
+
+    @classmethod
+    def from_state_dict(cls, state: Mapping[str, torch.Tensor]) -> CrystalMLP:
+        """Build the network with the layer sizes the state dict holds, and load it strictly."""
+        missing = [key for key in STATE_DICT_KEYS if key not in state]
+        if missing:
+            raise ValueError(f"state dict lacks {', '.join(missing)}")
+        hidden_units, feature_count = state["layer1.weight"].shape
+        class_count = state["layer3.weight"].shape[0]
+        model = cls(feature_count=feature_count, class_count=class_count, hidden_units=hidden_units)
+        model.load_state_dict(state, strict=True)
+        return model.eval()

@@ -1,0 +1,117 @@
+"""Train the project's default models on scikit-learn's Iris data, deterministically, in the ML team's formats.
+
+Writes sklearn.model (joblib LogisticRegression), pytorch.model (torch.save of the CrystalMLP state dict)
+and output_labels.txt (a Python-literal list); two runs on the same machine give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import joblib
+import numpy as np
+import torch
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
+from threadpoolctl import threadpool_limits
+
+from crystal_mlp import CrystalMLP
+
+SEED = 20_230_117
+# Iris classes setosa, versicolor, virginica name Kyber colours in this order: label i names output i.
+LABELS = ("blue", "green", "yellow")
+SKLEARN_FILE = "sklearn.model"
+PYTORCH_FILE = "pytorch.model"
+LABELS_FILE = "output_labels.txt"
+MLP_EPOCHS = 1_000
+MLP_LEARNING_RATE = 0.01
+DEFAULT_OUT = Path(__file__).resolve().parent / "artifacts"
+
+
+@dataclass(frozen=True)
+class TrainingReport:
+    sklearn_accuracy: float
+    pytorch_accuracy: float
+    files: tuple[Path, ...]
+
+
+@contextmanager
+def _deterministic_torch(seed: int) -> Iterator[None]:
+    """Seed torch, force deterministic kernels and one thread; restore the process's settings afterwards."""
+    previous_threads = torch.get_num_threads()
+    previous_deterministic = torch.are_deterministic_algorithms_enabled()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        torch.set_num_threads(1)
+        torch.use_deterministic_algorithms(True)
+        try:
+            yield
+        finally:
+            torch.use_deterministic_algorithms(previous_deterministic)
+            torch.set_num_threads(previous_threads)
+
+
+def train_logistic_regression(features: np.ndarray, target: np.ndarray) -> LogisticRegression:
+    # lbfgs on more than two classes fits the multinomial (softmax) model, as the ML team's did.
+    model = LogisticRegression(solver="lbfgs", max_iter=1_000)
+    model.fit(features, target)
+    return model
+
+
+def train_mlp(features: np.ndarray, target: np.ndarray, class_count: int) -> CrystalMLP:
+    inputs = torch.from_numpy(features.astype(np.float32))
+    labels = torch.from_numpy(target.astype(np.int64))
+    model = CrystalMLP(feature_count=inputs.shape[1], class_count=class_count)
+    optimiser = torch.optim.Adam(model.parameters(), lr=MLP_LEARNING_RATE)
+    loss_function = torch.nn.CrossEntropyLoss()
+    model.train()
+    for _ in range(MLP_EPOCHS):
+        optimiser.zero_grad()
+        loss = loss_function(model.logits(inputs), labels)
+        loss.backward()
+        optimiser.step()
+    return model.eval()
+
+
+def train_default_models(out: Path) -> TrainingReport:
+    features, target = load_iris(return_X_y=True)
+    features = np.ascontiguousarray(features, dtype=np.float64)
+    random.seed(SEED)
+    np.random.seed(SEED)
+    with threadpool_limits(limits=1), _deterministic_torch(SEED):
+        logistic = train_logistic_regression(features, target)
+        mlp = train_mlp(features, target, class_count=len(LABELS))
+        with torch.no_grad():
+            mlp_predictions = mlp(torch.from_numpy(features.astype(np.float32))).argmax(dim=1).numpy()
+
+    out.mkdir(parents=True, exist_ok=True)
+    sklearn_path, pytorch_path, labels_path = out / SKLEARN_FILE, out / PYTORCH_FILE, out / LABELS_FILE
+    joblib.dump(logistic, sklearn_path)
+    torch.save(mlp.state_dict(), pytorch_path)
+    labels_path.write_text(repr(list(LABELS)), encoding="utf-8")
+    return TrainingReport(
+        sklearn_accuracy=float(logistic.score(features, target)),
+        pytorch_accuracy=float(np.mean(mlp_predictions == target)),
+        files=(sklearn_path, pytorch_path, labels_path),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT})")
+    args = parser.parse_args(argv)
+    report = train_default_models(args.out)
+    print(f"LogisticRegression training accuracy: {report.sklearn_accuracy:.4f}")
+    print(f"CrystalMLP training accuracy:         {report.pytorch_accuracy:.4f}")
+    for path in report.files:
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
