@@ -7,6 +7,7 @@ from http import HTTPStatus
 import orjson
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.metrics import Metrics, MetricUnit
 
 from kyber.errors import BatchTooLargeError, CrystalBatchError, ModelChoiceError, ServiceError
 
@@ -17,6 +18,7 @@ STATUS_BY_ERROR: dict[type[ServiceError], HTTPStatus] = {
 }
 
 logger = Logger(child=True)
+metrics = Metrics()
 
 
 def _json_text(body: object) -> str:
@@ -28,7 +30,7 @@ def create_resolver() -> APIGatewayRestResolver:
 
     def error_response(status: HTTPStatus, body: dict[str, object]) -> Response[str]:
         return Response(
-            status_code=status, content_type=content_types.APPLICATION_JSON, body=_json_text(body)
+            status_code=int(status), content_type=content_types.APPLICATION_JSON, body=_json_text(body)
         )
 
     @app.not_found
@@ -41,12 +43,14 @@ def create_resolver() -> APIGatewayRestResolver:
     def client_error(error: ServiceError) -> Response[str]:
         status = STATUS_BY_ERROR[type(error)]
         logger.info("request rejected", status=int(status), reason=error.message)
+        metrics.add_metric(name="RequestsRejected", unit=MetricUnit.Count, value=1)
         return error_response(status, error.body())
 
     @app.exception_handler(Exception)
     def server_error(error: Exception) -> Response[str]:
         request_id = app.lambda_context.aws_request_id
         logger.exception("request failed", request_id=request_id)
+        metrics.add_metric(name="RequestsFailed", unit=MetricUnit.Count, value=1)
         return error_response(
             HTTPStatus.INTERNAL_SERVER_ERROR,
             {

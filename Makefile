@@ -1,0 +1,71 @@
+# Kyber crystal classifier: the commands the README names.
+#   make serve   set up, build and serve the API on http://127.0.0.1:3000 (sam local start-api)
+#   make test    set up, build, then lint, unit and integration tests
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+PYTHON := $(BIN)/python
+PORT ?= 3000
+
+# SAM and the layer Makefiles find the development venv's tools first. On pyenv machines the
+# python3.13 interpreter that `sam build` asks for is made resolvable beside the default one.
+export PATH := $(BIN):$(PATH)
+ifneq ($(shell command -v pyenv),)
+export PYENV_VERSION ?= $(shell pyenv version-name):$(shell pyenv versions --bare | grep -m1 '^3\.13')
+endif
+# Offline-friendly SAM: no telemetry; dummy credentials (unless real ones are set) with a single
+# attempt, so the emulator neither looks credentials up per request nor retries STS for seconds.
+export SAM_CLI_TELEMETRY := 0
+export AWS_ACCESS_KEY_ID ?= kyber-local
+export AWS_SECRET_ACCESS_KEY ?= kyber-local
+export AWS_DEFAULT_REGION ?= eu-west-1
+export AWS_MAX_ATTEMPTS ?= 1
+
+.PHONY: help setup emulator build serve test lint unit integration benchmark train clean
+
+help:
+	@grep -E '^#   make' Makefile | sed 's/^#   //'
+
+$(VENV)/.installed: requirements/dev.txt
+	python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet -r requirements/dev.txt
+	touch $@
+
+setup: $(VENV)/.installed emulator
+
+emulator:
+	scripts/prepare_emulator.sh
+
+build: $(VENV)/.installed
+	sam build
+
+serve: setup build
+	@echo "Serving the Kyber API on http://127.0.0.1:$(PORT) (POST /sklearn, /pytorch, /astromech)"
+	sam local start-api --port $(PORT)
+
+lint: $(VENV)/.installed
+	ruff check .
+	ruff format --check .
+	mypy
+	sam validate --lint
+
+unit: build
+	$(PYTHON) -m pytest tests/unit
+
+integration: setup build
+	$(PYTHON) -m pytest -m integration tests/integration
+
+test: setup lint build
+	$(PYTHON) -m pytest tests
+
+benchmark: setup build
+	$(PYTHON) scripts/benchmark.py
+
+train: $(VENV)/.installed
+	$(PYTHON) layers/models/train_default_models.py --out layers/models/artifacts
+
+clean:
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,130 @@
+"""Shared fixtures: Powertools and AWS environment, a fake Lambda context, built models, handlers."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_ARTIFACTS = REPO / "layers" / "models" / "artifacts"
+REFERENCE_MODELS = REPO.parent / "shared" / "reference-models"
+
+TEST_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "eu-west-1",
+    "POWERTOOLS_SERVICE_NAME": "kyber-classifier",
+    "POWERTOOLS_METRICS_NAMESPACE": "KyberClassifier",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_LOG_LEVEL": "INFO",
+}
+
+
+@dataclass
+class FakeLambdaContext:
+    function_name: str = "kyber-test"
+    memory_limit_in_mb: int = 1024
+    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:kyber-test"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Set before any test module imports the layer, as Lambda sets it before the handler's init."""
+    os.environ.update(TEST_ENVIRONMENT)
+
+
+@pytest.fixture(scope="session")
+def built_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The committed default models, exported and checked exactly as `sam build` does."""
+    from build_models_layer import build_models_layer
+
+    out = tmp_path_factory.mktemp("models-layer") / "models"
+    build_models_layer(DEFAULT_ARTIFACTS, out)
+    return out
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches() -> Iterator[None]:
+    from kyber.registry import get_registry
+    from kyber.settings import get_settings
+
+    yield
+    get_settings.cache_clear()
+    get_registry.cache_clear()
+
+
+@pytest.fixture
+def models_dir(built_models: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    from kyber.registry import get_registry
+    from kyber.settings import get_settings
+
+    monkeypatch.setenv("KYBER_MODELS_DIR", str(built_models))
+    get_settings.cache_clear()
+    get_registry.cache_clear()
+    return built_models
+
+
+@pytest.fixture
+def lambda_context() -> FakeLambdaContext:
+    return FakeLambdaContext()
+
+
+@pytest.fixture
+def handler_module(models_dir: Path) -> Callable[[str], ModuleType]:
+    """A handler module as a cold start leaves it: imported (or re-imported) with fresh caches."""
+    import importlib
+
+    def cold_start(endpoint: str) -> ModuleType:
+        # Powertools attaches its JSON log handler once per process, to the stdout of that moment;
+        # point it at this test's stdout so that capfd sees the init's logs too.
+        for log_handler in logging.getLogger(TEST_ENVIRONMENT["POWERTOOLS_SERVICE_NAME"]).handlers:
+            log_handler.stream = sys.stdout  # type: ignore[attr-defined]
+        module = f"functions.{endpoint}.app"
+        if module in sys.modules:
+            return importlib.reload(sys.modules[module])
+        return importlib.import_module(module)
+
+    return cold_start
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: Any
+    headers: dict[str, str]
+    raw_body: str
+
+
+@pytest.fixture
+def invoke(
+    handler_module: Callable[[str], ModuleType], lambda_context: FakeLambdaContext
+) -> Callable[[str, dict[str, Any]], Answer]:
+    """Call the endpoint's lambda_handler in-process with an API Gateway event."""
+    loaded: dict[str, ModuleType] = {}
+
+    def call(endpoint: str, event: dict[str, Any]) -> Answer:
+        if endpoint not in loaded:
+            loaded[endpoint] = handler_module(endpoint)
+        response = loaded[endpoint].lambda_handler(event, lambda_context)
+        return Answer(
+            status=response["statusCode"],
+            body=json.loads(response["body"]),
+            headers={name: values[-1] for name, values in response["multiValueHeaders"].items()},
+            raw_body=response["body"],
+        )
+
+    return call

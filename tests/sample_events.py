@@ -1,0 +1,51 @@
+"""The sample API Gateway events in events/, what each must answer, and a builder for others."""
+
+from __future__ import annotations
+
+import copy
+import json
+from functools import cache
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+
+EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
+
+EXPECTED_STATUS: dict[str, HTTPStatus] = {
+    "sklearn_single.json": HTTPStatus.OK,
+    "sklearn_batch.json": HTTPStatus.OK,
+    "sklearn_bad_data.json": HTTPStatus.UNPROCESSABLE_ENTITY,
+    "pytorch_single.json": HTTPStatus.OK,
+    "pytorch_batch.json": HTTPStatus.OK,
+    "pytorch_bad_data.json": HTTPStatus.UNPROCESSABLE_ENTITY,
+    "astromech_sklearn_single.json": HTTPStatus.OK,
+    "astromech_pytorch_batch.json": HTTPStatus.OK,
+    "astromech_bad_data.json": HTTPStatus.UNPROCESSABLE_ENTITY,
+    "astromech_bad_model.json": HTTPStatus.BAD_REQUEST,
+    "astromech_bad_model_and_data.json": HTTPStatus.BAD_REQUEST,
+}
+
+
+@cache
+def _read_event(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS_DIR / name).read_text())
+
+
+def load_event(name: str) -> dict[str, Any]:
+    return copy.deepcopy(_read_event(name))
+
+
+def endpoint_of(name: str) -> str:
+    return name.split("_", 1)[0]
+
+
+def proxy_event(endpoint: str, body: str | None, *, base64: bool = False) -> dict[str, Any]:
+    """An API Gateway REST proxy event for POST /<endpoint> carrying the raw body given."""
+    event = load_event(f"{endpoint}_single.json" if endpoint != "astromech" else "astromech_bad_model.json")
+    event["body"] = body
+    event["isBase64Encoded"] = base64
+    return event
+
+
+def json_event(endpoint: str, payload: Any) -> dict[str, Any]:
+    return proxy_event(endpoint, json.dumps(payload))

@@ -1,0 +1,117 @@
+"""POST /sklearn, /pytorch and /astromech answer with the label of the highest score and every score."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+from http import HTTPStatus
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pytest
+import torch
+
+from build_models_layer import build_models_layer
+from crystal_mlp import CrystalMLP
+from kyber.registry import get_registry
+from kyber.settings import get_settings
+from tests.conftest import DEFAULT_ARTIFACTS
+from tests.sample_events import json_event, load_event, proxy_event
+
+DEFAULT_LABELS = ["blue", "green", "yellow"]
+
+
+def native_scores(model: str, rows: list[list[float]], artifacts: Path = DEFAULT_ARTIFACTS) -> np.ndarray:
+    """What the ML team's own library says for these rows."""
+    if model == "sklearn":
+        return joblib.load(artifacts / "sklearn.model").predict_proba(np.array(rows, dtype=np.float64))
+    network = CrystalMLP()
+    network.load_state_dict(torch.load(artifacts / "pytorch.model", weights_only=True))
+    with torch.no_grad():
+        return network(torch.tensor(rows, dtype=torch.float32)).double().numpy()
+
+
+TOLERANCE = {"sklearn": 1e-12, "pytorch": 1e-6}
+
+
+@pytest.mark.parametrize("model", ["sklearn", "pytorch"])
+@pytest.mark.parametrize("size", ["single", "batch"])
+def test_model_endpoint_answers_native_scores(invoke, model, size):
+    # Given a sample event for the model's own endpoint
+    event = load_event(f"{model}_{size}.json")
+    rows = json.loads(event["body"])["crystalData"]
+    # When the handler runs
+    answer = invoke(model, event)
+    # Then every row gets every label's score, as the native model gives it, and the top label
+    assert answer.status == HTTPStatus.OK
+    assert answer.headers["Content-Type"] == "application/json"
+    assert len(answer.body["prediction"]) == len(answer.body["scores"]) == len(rows)
+    scores = np.array([[row[label] for label in DEFAULT_LABELS] for row in answer.body["scores"]])
+    assert [list(row) for row in answer.body["scores"]] == [DEFAULT_LABELS] * len(rows)
+    np.testing.assert_allclose(scores, native_scores(model, rows), rtol=0, atol=TOLERANCE[model])
+    assert answer.body["prediction"] == [DEFAULT_LABELS[i] for i in scores.argmax(axis=1)]
+
+
+@pytest.mark.parametrize("model", ["sklearn", "pytorch"])
+def test_astromech_answers_as_the_chosen_models_endpoint(invoke, model):
+    # Given the same rows sent to /astromech naming a model, and to that model's endpoint
+    rows = json.loads(load_event("sklearn_batch.json")["body"])["crystalData"]
+    # When both are called
+    chosen = invoke("astromech", json_event("astromech", {"model": model, "crystalData": rows}))
+    direct = invoke(model, json_event(model, {"crystalData": rows}))
+    # Then the answers are identical
+    assert chosen.status == direct.status == HTTPStatus.OK
+    assert chosen.body == direct.body
+
+
+@pytest.mark.parametrize("endpoint", ["sklearn", "pytorch", "astromech"])
+def test_rows_keep_request_order(invoke, endpoint):
+    # Given a batch whose rows belong to different colours, and the same batch reversed
+    rows = json.loads(load_event("sklearn_batch.json")["body"])["crystalData"]
+    extra = {"model": "pytorch"} if endpoint == "astromech" else {}
+    # When both are classified
+    forward = invoke(endpoint, json_event(endpoint, {**extra, "crystalData": rows}))
+    backward = invoke(endpoint, json_event(endpoint, {**extra, "crystalData": rows[::-1]}))
+    # Then the answers are the same, reversed
+    assert len(set(forward.body["prediction"])) > 1
+    assert backward.body["prediction"] == forward.body["prediction"][::-1]
+    assert backward.body["scores"] == forward.body["scores"][::-1]
+
+
+def test_json_integers_are_numbers(invoke):
+    # Given the same measurements written as JSON integers and as floats
+    as_ints = invoke("sklearn", json_event("sklearn", {"crystalData": [[5, 3, 1, 0]]}))
+    as_floats = invoke("sklearn", json_event("sklearn", {"crystalData": [[5.0, 3.0, 1.0, 0.0]]}))
+    # Then both are classified, identically
+    assert as_ints.status == HTTPStatus.OK
+    assert as_ints.body == as_floats.body
+
+
+def test_base64_encoded_body_is_decoded(invoke):
+    # Given a body API Gateway passed on base64-encoded
+    body = base64.b64encode(json.dumps({"crystalData": [[0.92, 0.12, 0.31, 0.09]]}).encode()).decode()
+    # When it is classified
+    answer = invoke("sklearn", proxy_event("sklearn", body, base64=True))
+    plain = invoke("sklearn", load_event("sklearn_single.json"))
+    # Then it answers as for the plain body
+    assert answer.status == HTTPStatus.OK
+    assert answer.body == plain.body
+
+
+def test_labels_come_from_the_labels_file(tmp_path, monkeypatch, invoke):
+    # Given models delivered with other label names, in the models layer
+    source = tmp_path / "artifacts"
+    shutil.copytree(DEFAULT_ARTIFACTS, source)
+    (source / "output_labels.txt").write_text("['sapphire', 'emerald', 'topaz']\n")
+    build_models_layer(source, tmp_path / "models", probe_rows=1000)
+    monkeypatch.setenv("KYBER_MODELS_DIR", str(tmp_path / "models"))
+    get_settings.cache_clear()
+    get_registry.cache_clear()
+    # When a droid asks /pytorch
+    answer = invoke("pytorch", load_event("pytorch_batch.json"))
+    # Then the answer speaks the file's labels, in its order
+    assert answer.status == HTTPStatus.OK
+    assert set(answer.body["prediction"]) <= {"sapphire", "emerald", "topaz"}
+    assert all(list(row) == ["sapphire", "emerald", "topaz"] for row in answer.body["scores"])

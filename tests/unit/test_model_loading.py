@@ -1,0 +1,106 @@
+"""Models load once per execution environment, from verified artifacts, and the load is logged."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+from http import HTTPStatus
+from pathlib import Path
+
+import onnxruntime as ort
+import pytest
+
+from kyber.errors import ModelArtifactError
+from kyber.registry import ModelRegistry, sha256_of
+from tests.sample_events import load_event
+
+
+@pytest.fixture
+def sessions_created(monkeypatch) -> Counter:
+    """Counts ONNX Runtime sessions created, by model file name."""
+    created: Counter = Counter()
+    real_session = ort.InferenceSession
+
+    def counting_session(path, *args, **kwargs):
+        created[Path(path).name] += 1
+        return real_session(path, *args, **kwargs)
+
+    monkeypatch.setattr("kyber.registry.ort.InferenceSession", counting_session)
+    return created
+
+
+def model_load_logs(output: str) -> list[dict]:
+    records = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    return [record for record in records if record.get("message") == "model loaded"]
+
+
+@pytest.mark.parametrize("endpoint", ["sklearn", "pytorch"])
+def test_model_endpoint_loads_its_model_once_at_cold_start(
+    handler_module, lambda_context, sessions_created, capfd, models_dir, endpoint
+):
+    # Given a cold start of the endpoint's execution environment
+    capfd.readouterr()
+    handler = handler_module(endpoint)
+    # When it serves two requests
+    for _ in range(2):
+        response = handler.lambda_handler(load_event(f"{endpoint}_single.json"), lambda_context)
+        assert response["statusCode"] == HTTPStatus.OK
+    # Then its model was loaded once, during init, and that load was logged once with hash and time
+    assert sessions_created == Counter({f"{endpoint}.onnx": 1})
+    (load,) = model_load_logs(capfd.readouterr().out)
+    assert load["model"] == endpoint
+    assert load["sha256"] == sha256_of(models_dir / f"{endpoint}.onnx")
+    assert load["duration_ms"] > 0
+
+
+def test_astromech_loads_each_model_once_on_first_use(
+    handler_module, lambda_context, sessions_created, capfd
+):
+    # Given a cold start of /astromech
+    handler = handler_module("astromech")
+    assert sessions_created == Counter()
+    # When it serves sklearn twice, then pytorch twice
+    for name in ["astromech_sklearn_single.json"] * 2 + ["astromech_pytorch_batch.json"] * 2:
+        response = handler.lambda_handler(load_event(name), lambda_context)
+        assert response["statusCode"] == HTTPStatus.OK
+    # Then each model was loaded exactly once
+    assert sessions_created == Counter({"sklearn.onnx": 1, "pytorch.onnx": 1})
+    assert [log["model"] for log in model_load_logs(capfd.readouterr().out)] == ["sklearn", "pytorch"]
+
+
+def test_bad_model_choice_loads_nothing(handler_module, lambda_context, sessions_created):
+    handler = handler_module("astromech")
+    response = handler.lambda_handler(load_event("astromech_bad_model.json"), lambda_context)
+    assert response["statusCode"] == HTTPStatus.BAD_REQUEST
+    assert sessions_created == Counter()
+
+
+@pytest.fixture
+def models_copy(models_dir, tmp_path) -> Path:
+    copy = tmp_path / "models"
+    shutil.copytree(models_dir, copy)
+    return copy
+
+
+def test_tampered_model_file_is_refused(models_copy):
+    # Given an ONNX file changed after the build
+    with (models_copy / "pytorch.onnx").open("ab") as onnx_file:
+        onnx_file.write(b"\0")
+    registry = ModelRegistry(models_copy)
+    # When it is loaded, then the registry refuses it, naming the file
+    with pytest.raises(ModelArtifactError, match=r"pytorch\.onnx has sha256"):
+        registry.get("pytorch")
+    assert registry.get("sklearn").name == "sklearn"
+
+
+def test_labels_file_changed_after_build_is_refused(models_copy):
+    (models_copy / "output_labels.txt").write_text("['yellow', 'green', 'blue']\n")
+    with pytest.raises(ModelArtifactError, match=r"output_labels\.txt has sha256"):
+        ModelRegistry(models_copy)
+
+
+def test_missing_manifest_is_refused(models_copy):
+    (models_copy / "manifest.json").unlink()
+    with pytest.raises(ModelArtifactError, match="cannot read"):
+        ModelRegistry(models_copy)

@@ -1,0 +1,232 @@
+"""Bad requests get a short JSON error with the right status: 422 data, 400 model, 413 size."""
+
+from __future__ import annotations
+
+import json
+from http import HTTPStatus
+
+import pytest
+
+from kyber.settings import get_settings
+from tests.sample_events import json_event, proxy_event
+
+ENDPOINTS = ["sklearn", "pytorch", "astromech"]
+ROW = [5.1, 3.5, 1.4, 0.2]
+
+
+def body_for(endpoint: str, crystal_data_json: str) -> str:
+    model = '"model": "sklearn", ' if endpoint == "astromech" else ""
+    return "{" + model + '"crystalData": ' + crystal_data_json + "}"
+
+
+UNREADABLE_BODIES = {
+    "not JSON": "crystalData: lots",
+    "truncated": '{"crystalData": [[5.1, 3.5, 1.4, 0.2]',
+    "empty": "",
+    "blank": "  \n ",
+    "absent": None,
+    "trailing garbage": '{"crystalData": [[5.1, 3.5, 1.4, 0.2]]} x',
+    "array, not object": "[[5.1, 3.5, 1.4, 0.2]]",
+    "string, not object": '"crystalData"',
+    "number, not object": "42",
+    "null, not object": "null",
+}
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+@pytest.mark.parametrize("body", UNREADABLE_BODIES.values(), ids=UNREADABLE_BODIES.keys())
+def test_body_that_is_not_a_json_object_is_422(invoke, endpoint, body):
+    # When a droid sends a body that is not a JSON object
+    answer = invoke(endpoint, proxy_event(endpoint, body))
+    # Then it is told so, in JSON
+    assert answer.status == HTTPStatus.UNPROCESSABLE_ENTITY
+    assert answer.body["message"]
+    assert "Traceback" not in answer.raw_body
+
+
+BAD_CRYSTAL_DATA = {
+    "object": '{"rows": [[5.1, 3.5, 1.4, 0.2]]}',
+    "string": '"5.1, 3.5, 1.4, 0.2"',
+    "number": "5.1",
+    "null": "null",
+    "empty list": "[]",
+}
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+@pytest.mark.parametrize("crystal_data", BAD_CRYSTAL_DATA.values(), ids=BAD_CRYSTAL_DATA.keys())
+def test_crystal_data_that_is_not_a_list_of_rows_is_422(invoke, endpoint, crystal_data):
+    answer = invoke(endpoint, proxy_event(endpoint, body_for(endpoint, crystal_data)))
+    assert answer.status == HTTPStatus.UNPROCESSABLE_ENTITY
+    assert answer.body["message"].startswith("crystalData ")
+    assert set(answer.body) == {"message"}
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_flat_list_is_rows_that_are_not_lists(invoke, endpoint):
+    answer = invoke(endpoint, proxy_event(endpoint, body_for(endpoint, "[5.1, 3.5, 1.4, 0.2]")))
+    assert answer.status == HTTPStatus.UNPROCESSABLE_ENTITY
+    assert answer.body["errorCount"] == 4
+    assert answer.body["errors"][3] == {"row": 3, "error": "row must be a list of 4 numbers, got a number"}
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_missing_crystal_data_is_422(invoke, endpoint):
+    payload = {"model": "pytorch"} if endpoint == "astromech" else {"crystaldata": [ROW]}
+    answer = invoke(endpoint, json_event(endpoint, payload))
+    assert answer.status == HTTPStatus.UNPROCESSABLE_ENTITY
+    assert answer.body["message"] == "crystalData is required: a list of rows of 4 numbers"
+
+
+BAD_ROWS = {
+    "row is a number": ("[[5.1, 3.5, 1.4, 0.2], 7]", 1, "row must be a list of 4 numbers, got a number"),
+    "row is a string": ('["5.1, 3.5, 1.4, 0.2"]', 0, "row must be a list of 4 numbers, got a string"),
+    "row is an object": ('[{"a": 5.1}]', 0, "row must be a list of 4 numbers, got an object"),
+    "row is null": ("[[5.1, 3.5, 1.4, 0.2], null]", 1, "row must be a list of 4 numbers, got null"),
+    "three values": ("[[5.1, 3.5, 1.4]]", 0, "row must have exactly 4 values, got 3"),
+    "five values": ("[[5.1, 3.5, 1.4, 0.2], [5.1, 3.5, 1.4, 0.2, 9]]", 1, "row must have exactly 4 values, got 5"),
+    "no values": ("[[]]", 0, "row must have exactly 4 values, got 0"),
+}
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+@pytest.mark.parametrize(("crystal_data", "row", "error"), BAD_ROWS.values(), ids=BAD_ROWS.keys())
+def test_row_that_is_not_four_values_is_422_naming_the_row(invoke, endpoint, crystal_data, row, error):
+    answer = invoke(endpoint, proxy_event(endpoint, body_for(endpoint, crystal_data)))
+    assert answer.status == HTTPStatus.UNPROCESSABLE_ENTITY
+    assert answer.body["errors"] == [{"row": row, "error": error}]
+    assert answer.body["errorCount"] == 1
+
+
+BAD_VALUES = {
+    "numeric string": ('"1.4"', "a string is not a number"),
+    "word": ('"blue"', "a string is not a number"),
+    "true": ("true", "a boolean is not a number"),
+    "false": ("false", "a boolean is not a number"),
+    "null": ("null", "null is not a number"),
+    "nested list": ("[1.4]", "a list is not a number"),
+    "object": ('{"v": 1.4}', "an object is not a number"),
+    "NaN": ("NaN", "NaN is not a finite number"),
+    "Infinity": ("Infinity", "Infinity is not a finite number"),
+    "-Infinity": ("-Infinity", "-Infinity is not a finite number"),
+    "overflowing float": ("1e400", "number overflows a double"),
+    "overflowing negative float": ("-2.5e308", "number overflows a double"),
+}
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+@pytest.mark.parametrize(("value", "error"), BAD_VALUES.values(), ids=BAD_VALUES.keys())
+def test_value_that_is_not_a_finite_number_is_422_naming_row_and_position(invoke, endpoint, value, error):
+    # Given a good row, then a row whose third value is bad
+    crystal_data = f"[[5.1, 3.5, 1.4, 0.2], [6.2, 2.9, {value}, 1.3]]"
+    # When it is sent
+    answer = invoke(endpoint, proxy_event(endpoint, body_for(endpoint, crystal_data)))
+    # Then the answer names the row, the position and the problem
+    assert answer.status == HTTPStatus.UNPROCESSABLE_ENTITY
+    assert answer.body == {
+        "message": "crystalData has 1 invalid entry",
+        "errors": [{"row": 1, "position": 2, "error": error}],
+        "errorCount": 1,
+    }
+
+
+def test_error_body_stays_small_however_many_rows_are_bad(invoke):
+    # Given ten thousand rows, every value a string
+    crystal_data = json.dumps([["1", "2", "3", "4"]] * 10_000)
+    # When they are sent
+    answer = invoke("sklearn", proxy_event("sklearn", body_for("sklearn", crystal_data)))
+    # Then all are counted, the first ten are shown, and the body stays small
+    assert answer.status == HTTPStatus.UNPROCESSABLE_ENTITY
+    assert answer.body["errorCount"] == 40_000
+    assert answer.body["errors"][:2] == [
+        {"row": 0, "position": 0, "error": "a string is not a number"},
+        {"row": 0, "position": 1, "error": "a string is not a number"},
+    ]
+    assert len(answer.body["errors"]) == 10
+    assert len(answer.raw_body) < 2_000
+
+
+def test_huge_json_integer_is_a_number(invoke):
+    # Given integers beyond 64 bits, which a double still holds
+    answer = invoke("sklearn", proxy_event("sklearn", body_for("sklearn", "[[18446744073709551616, 0, 0, 0]]")))
+    assert answer.status == HTTPStatus.OK
+    assert len(answer.body["prediction"]) == 1
+
+
+def test_integer_overflowing_a_double_is_422(invoke):
+    crystal_data = "[[1" + "0" * 400 + ", 0, 0, 0]]"
+    answer = invoke("pytorch", proxy_event("pytorch", body_for("pytorch", crystal_data)))
+    assert answer.status == HTTPStatus.UNPROCESSABLE_ENTITY
+    assert answer.body["errors"] == [{"row": 0, "position": 0, "error": "number overflows a double"}]
+
+
+def test_invalid_base64_body_is_422(invoke):
+    answer = invoke("sklearn", proxy_event("sklearn", "not base64!", base64=True))
+    assert answer.status == HTTPStatus.UNPROCESSABLE_ENTITY
+    assert answer.body == {"message": "request body is not valid base64"}
+
+
+BAD_MODELS = {
+    "missing": None,
+    "null": "null",
+    "number": "1",
+    "boolean": "true",
+    "list": '["sklearn"]',
+    "object": '{"name": "sklearn"}',
+    "unknown": '"tensorflow"',
+    "wrong case": '"SKLearn"',
+    "padded": '" sklearn"',
+    "empty": '""',
+}
+
+
+@pytest.mark.parametrize("model", BAD_MODELS.values(), ids=BAD_MODELS.keys())
+def test_astromech_without_a_known_model_is_400(invoke, model):
+    body = '{"crystalData": [[5.1, 3.5, 1.4, 0.2]]' + ("" if model is None else f', "model": {model}') + "}"
+    answer = invoke("astromech", proxy_event("astromech", body))
+    assert answer.status == HTTPStatus.BAD_REQUEST
+    assert '"sklearn" or "pytorch"' in answer.body["message"]
+
+
+@pytest.mark.parametrize("model", BAD_MODELS.values(), ids=BAD_MODELS.keys())
+@pytest.mark.parametrize("crystal_data", ['[[NaN, "x", 1]]', "[]", '"rows"', None])
+def test_astromech_checks_the_model_before_the_data(invoke, model, crystal_data):
+    # Given a bad model and bad (or missing) data
+    fields = [f'"model": {model}' if model is not None else None]
+    fields.append(f'"crystalData": {crystal_data}' if crystal_data is not None else None)
+    body = "{" + ", ".join(field for field in fields if field) + "}"
+    # When it is sent, then the model is what is reported
+    answer = invoke("astromech", proxy_event("astromech", body))
+    assert answer.status == HTTPStatus.BAD_REQUEST
+
+
+@pytest.fixture
+def max_rows(monkeypatch):
+    monkeypatch.setenv("KYBER_MAX_ROWS", "5")
+    get_settings.cache_clear()
+    return 5
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_more_rows_than_the_limit_is_413_with_the_limit(invoke, endpoint, max_rows):
+    answer = invoke(endpoint, proxy_event(endpoint, body_for(endpoint, json.dumps([ROW] * (max_rows + 1)))))
+    assert answer.status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+    assert answer.body == {
+        "message": "crystalData has 6 rows; the limit is 5 rows per request",
+        "limit": 5,
+    }
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_exactly_the_limit_is_served(invoke, endpoint, max_rows):
+    answer = invoke(endpoint, proxy_event(endpoint, body_for(endpoint, json.dumps([ROW] * max_rows))))
+    assert answer.status == HTTPStatus.OK
+    assert len(answer.body["prediction"]) == max_rows
+
+
+def test_default_limit_is_ten_thousand_rows(invoke):
+    over = invoke("sklearn", proxy_event("sklearn", body_for("sklearn", json.dumps([ROW] * 10_001))))
+    at = invoke("sklearn", proxy_event("sklearn", body_for("sklearn", json.dumps([ROW] * 10_000))))
+    assert over.status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+    assert over.body["limit"] == 10_000
+    assert at.status == HTTPStatus.OK

@@ -1,0 +1,22 @@
+"""Every sample event in events/ is catalogued and gives its expected status when invoked in-process."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.sample_events import EVENTS_DIR, EXPECTED_STATUS, endpoint_of, load_event
+
+
+def test_every_event_file_is_catalogued():
+    assert sorted(path.name for path in EVENTS_DIR.glob("*.json")) == sorted(EXPECTED_STATUS)
+
+
+@pytest.mark.parametrize(("name", "status"), EXPECTED_STATUS.items())
+def test_sample_event_gives_its_expected_status(invoke, name, status):
+    answer = invoke(endpoint_of(name), load_event(name))
+    assert answer.status == status
+    assert answer.headers["Content-Type"] == "application/json"
+    if status == 200:
+        assert len(answer.body["prediction"]) == len(answer.body["scores"]) >= 1
+    else:
+        assert answer.body["message"]
