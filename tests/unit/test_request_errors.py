@@ -84,7 +84,11 @@ BAD_ROWS = {
     "row is an object": ('[{"a": 5.1}]', 0, "row must be a list of 4 numbers, got an object"),
     "row is null": ("[[5.1, 3.5, 1.4, 0.2], null]", 1, "row must be a list of 4 numbers, got null"),
     "three values": ("[[5.1, 3.5, 1.4]]", 0, "row must have exactly 4 values, got 3"),
-    "five values": ("[[5.1, 3.5, 1.4, 0.2], [5.1, 3.5, 1.4, 0.2, 9]]", 1, "row must have exactly 4 values, got 5"),
+    "five values": (
+        "[[5.1, 3.5, 1.4, 0.2], [5.1, 3.5, 1.4, 0.2, 9]]",
+        1,
+        "row must have exactly 4 values, got 5",
+    ),
     "no values": ("[[]]", 0, "row must have exactly 4 values, got 0"),
 }
 
@@ -148,7 +152,9 @@ def test_error_body_stays_small_however_many_rows_are_bad(invoke):
 
 def test_huge_json_integer_is_a_number(invoke):
     # Given integers beyond 64 bits, which a double still holds
-    answer = invoke("sklearn", proxy_event("sklearn", body_for("sklearn", "[[18446744073709551616, 0, 0, 0]]")))
+    answer = invoke(
+        "sklearn", proxy_event("sklearn", body_for("sklearn", "[[18446744073709551616, 0, 0, 0]]"))
+    )
     assert answer.status == HTTPStatus.OK
     assert len(answer.body["prediction"]) == 1
 

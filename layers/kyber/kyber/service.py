@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler.api_gateway import BaseProxyEvent
 from aws_lambda_powertools.metrics import Metrics, MetricUnit
 
@@ -12,6 +13,7 @@ from kyber.responses import prediction_body
 from kyber.settings import get_settings
 from kyber.validation import parse_crystal_batch, parse_json_body, parse_model_choice, require_object
 
+logger = Logger(child=True)
 metrics = Metrics()
 
 
@@ -28,6 +30,7 @@ def _classify_payload(payload: dict[str, Any], model: CrystalModel, feature_coun
     batch = parse_crystal_batch(payload, feature_count=feature_count, max_rows=get_settings().max_rows)
     scores = model.predict_proba(batch)
     metrics.add_metric(name="CrystalsClassified", unit=MetricUnit.Count, value=len(batch))
+    logger.info("crystals classified", model=model.name, rows=len(batch))
     return prediction_body(model.labels, scores)
 
 

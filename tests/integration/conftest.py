@@ -1,0 +1,63 @@
+"""A running API for the integration tests: API_URL from the environment, or sam local start-api."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests import local_api as local_api_harness
+from tests.conftest import REPO
+from tests.local_api import LocalApi, LocalApiError, container_ids
+
+
+@pytest.fixture
+def models_dir(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """In-process handlers here use the models `sam build` produced, as the emulator does."""
+    from kyber.registry import get_registry
+    from kyber.settings import get_settings
+
+    built = REPO / ".aws-sam" / "build" / "ModelsLayer" / "models"
+    monkeypatch.setenv("KYBER_MODELS_DIR", str(built))
+    get_settings.cache_clear()
+    get_registry.cache_clear()
+    return built
+
+
+@pytest.fixture(scope="session")
+def emulator_containers() -> Iterator[None]:
+    """Fails the run if the emulator leaves containers behind."""
+    if shutil.which("docker") is None:
+        pytest.fail("docker is not installed: run `make setup` (scripts/prepare_emulator.sh)")
+    before = container_ids()
+    yield
+    left = container_ids() - before
+    assert not left, f"containers left behind: {sorted(left)}"
+
+
+def start_local_api(project: Path, log_path: Path) -> LocalApi:
+    try:
+        return local_api_harness.start_local_api(project, log_path)
+    except LocalApiError as error:
+        pytest.fail(str(error))
+
+
+@pytest.fixture(scope="session")
+def local_api(emulator_containers, tmp_path_factory) -> Iterator[LocalApi | None]:
+    """The project's own API under sam local, or None when API_URL names a running one."""
+    if os.environ.get("API_URL"):
+        yield None
+        return
+    api = start_local_api(REPO, tmp_path_factory.mktemp("sam-local") / "start-api.log")
+    try:
+        yield api
+    finally:
+        api.stop()
+
+
+@pytest.fixture(scope="session")
+def api_url(local_api: LocalApi | None) -> str:
+    return (os.environ.get("API_URL") or local_api.url).rstrip("/")  # type: ignore[union-attr]

@@ -1,0 +1,130 @@
+"""The API over real HTTP, as droids reach it on port 3000 through sam local start-api (or API_URL)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from http import HTTPStatus
+
+import pytest
+
+from tests.local_api import post
+from tests.sample_events import EXPECTED_STATUS, endpoint_of, load_event
+
+pytestmark = pytest.mark.integration
+
+ENDPOINTS = ["sklearn", "pytorch", "astromech"]
+ROW = [5.1, 3.5, 1.4, 0.2]
+
+
+def crystal_body(endpoint: str, crystal_data: str, model: str = '"pytorch"') -> str:
+    return (
+        "{"
+        + (f'"model": {model}, ' if endpoint == "astromech" else "")
+        + f'"crystalData": {crystal_data}'
+        + "}"
+    )
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_STATUS))
+def test_http_answer_equals_the_in_process_answer(api_url, invoke, name):
+    # Given a sample event, and what its handler answers in-process on the built models
+    event = load_event(name)
+    endpoint = endpoint_of(name)
+    expected = invoke(endpoint, event)
+    # When the same body is POSTed over HTTP
+    answer = post(f"{api_url}/{endpoint}", event["body"])
+    # Then status and JSON body are the same
+    assert answer.status == expected.status == EXPECTED_STATUS[name]
+    assert answer.content_type == "application/json"
+    assert answer.body == expected.body
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_single_and_batch_over_http(api_url, endpoint):
+    single = post(f"{api_url}/{endpoint}", crystal_body(endpoint, "[[0.92, 0.12, 0.31, 0.09]]"))
+    batch = post(
+        f"{api_url}/{endpoint}", crystal_body(endpoint, json.dumps([ROW, [6.2, 2.9, 4.3, 1.3]] * 50))
+    )
+    assert single.status == batch.status == HTTPStatus.OK
+    assert len(single.body["prediction"]) == 1
+    assert len(batch.body["prediction"]) == len(batch.body["scores"]) == 100
+    assert set(batch.body["scores"][0]) == {"blue", "green", "yellow"}
+
+
+UNPROCESSABLE = {
+    "not JSON": "crystals!",
+    "truncated": '{"crystalData": [[5.1, 3.5',
+    "empty": "",
+    "not an object": "[[5.1, 3.5, 1.4, 0.2]]",
+    "crystalData missing": "{}",
+    "crystalData not a list": '{"crystalData": "5.1,3.5,1.4,0.2"}',
+    "crystalData empty": '{"crystalData": []}',
+    "row not a list": '{"crystalData": [5.1]}',
+    "row of 3": '{"crystalData": [[5.1, 3.5, 1.4]]}',
+    "row of 5": '{"crystalData": [[5.1, 3.5, 1.4, 0.2, 0.1]]}',
+    "string": '{"crystalData": [[5.1, "x", 1.4, 0.2]]}',
+    "numeric string": '{"crystalData": [[5.1, "3.5", 1.4, 0.2]]}',
+    "boolean": '{"crystalData": [[5.1, true, 1.4, 0.2]]}',
+    "null": '{"crystalData": [[5.1, null, 1.4, 0.2]]}',
+    "nested list": '{"crystalData": [[5.1, [3.5], 1.4, 0.2]]}',
+    "NaN": '{"crystalData": [[5.1, NaN, 1.4, 0.2]]}',
+    "Infinity": '{"crystalData": [[5.1, Infinity, 1.4, 0.2]]}',
+    "overflow": '{"crystalData": [[5.1, 1e400, 1.4, 0.2]]}',
+}
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+@pytest.mark.parametrize("body", UNPROCESSABLE.values(), ids=UNPROCESSABLE.keys())
+def test_every_data_anomaly_is_422_over_http(api_url, endpoint, body):
+    if endpoint == "astromech" and body.startswith("{"):
+        body = '{"model": "sklearn", ' + body[1:] if body != "{}" else '{"model": "sklearn"}'
+    answer = post(f"{api_url}/{endpoint}", body)
+    assert answer.status == HTTPStatus.UNPROCESSABLE_ENTITY
+    assert answer.content_type == "application/json"
+    assert answer.body["message"]
+
+
+@pytest.mark.parametrize("model", [None, "null", "7", '"torch"', '"Sklearn"'])
+@pytest.mark.parametrize("crystal_data", ["[[5.1, 3.5, 1.4, 0.2]]", '[["x"]]'])
+def test_bad_model_is_400_before_any_data_check(api_url, model, crystal_data):
+    body = "{" + (f'"model": {model}, ' if model else "") + f'"crystalData": {crystal_data}' + "}"
+    answer = post(f"{api_url}/astromech", body)
+    assert answer.status == HTTPStatus.BAD_REQUEST
+    assert answer.body["message"]
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_too_many_rows_is_413_over_http(api_url, endpoint):
+    answer = post(f"{api_url}/{endpoint}", crystal_body(endpoint, json.dumps([ROW] * 10_001)))
+    assert answer.status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+    assert answer.body == {
+        "message": "crystalData has 10001 rows; the limit is 10000 rows per request",
+        "limit": 10000,
+    }
+
+
+def test_models_load_once_per_container_and_stay_cached(api_url, local_api):
+    if local_api is None:
+        pytest.skip("API_URL names an API whose logs this test cannot read")
+    # Given many requests to every endpoint and both of /astromech's models
+    for _ in range(15):
+        for endpoint, model in [
+            ("sklearn", "x"),
+            ("pytorch", "x"),
+            ("astromech", '"sklearn"'),
+            ("astromech", '"pytorch"'),
+        ]:
+            answer = post(f"{api_url}/{endpoint}", crystal_body(endpoint, "[[5.1, 3.5, 1.4, 0.2]]", model))
+            assert answer.status == HTTPStatus.OK
+    # Then each function loaded each of its models once, and reported one cold start
+    logs = local_api.json_logs()
+    loads = Counter(record["model"] for record in logs if record.get("message") == "model loaded")
+    assert loads == Counter({"sklearn": 2, "pytorch": 2})
+    cold_starts = Counter(record["function_name"] for record in logs if "ColdStart" in record)
+    assert cold_starts == Counter({"SklearnFunction": 1, "PytorchFunction": 1, "AstromechFunction": 1})
+    served = [record for record in logs if record.get("message") == "crystals classified"]
+    assert len(served) >= 60
+    warm = Counter(record["function_name"] for record in served if record["cold_start"] is False)
+    assert all(warm[name] >= 14 for name in ("SklearnFunction", "PytorchFunction")), warm
+    assert warm["AstromechFunction"] >= 29, warm

@@ -1,0 +1,143 @@
+"""sam local start-api driven from Python: start it by PID, wait until it serves, stop it, POST to it.
+
+Used by the integration tests and by the benchmark.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+class LocalApiError(RuntimeError):
+    """sam local start-api did not come up."""
+
+
+READY_TIMEOUT_S = 240
+STOP_TIMEOUT_S = 30
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    status: int
+    body: Any
+    content_type: str
+
+
+def post(url: str, body: str | bytes | None, timeout: float = 60) -> HttpAnswer:
+    data = body.encode() if isinstance(body, str) else body
+    request = urllib.request.Request(url, data=data if data is not None else b"", method="POST")
+    request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            status, raw, content_type = response.status, response.read(), response.headers["Content-Type"]
+    except urllib.error.HTTPError as error:
+        status, raw, content_type = error.code, error.read(), error.headers["Content-Type"]
+    return HttpAnswer(status=status, body=json.loads(raw), content_type=content_type)
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def container_ids() -> set[str]:
+    listing = subprocess.run(["docker", "ps", "-aq"], capture_output=True, text=True, check=True)
+    return set(listing.stdout.split())
+
+
+@dataclass
+class LocalApi:
+    """sam local start-api serving one built template, started and stopped by PID."""
+
+    project: Path
+    port: int
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [
+                    "sam",
+                    "local",
+                    "start-api",
+                    "--port",
+                    str(self.port),
+                    "--warm-containers",
+                    "EAGER",
+                    "--skip-pull-image",
+                ],
+                cwd=self.project,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise LocalApiError(
+                    f"sam local start-api exited with {self.process.returncode}:\n{self.log()}"
+                )
+            if not port_is_free(self.port) and "Running on http" in self.log():
+                return
+            time.sleep(0.25)
+        self.stop()
+        raise LocalApiError(f"sam local start-api was not ready within {READY_TIMEOUT_S} s:\n{self.log()}")
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        # SAM ignores SIGINT when started from a script; SIGTERM makes it stop its containers.
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def json_logs(self) -> list[dict[str, Any]]:
+        """The functions' structured log lines and metrics, as the emulator relayed them."""
+        records = []
+        for line in self.log().splitlines():
+            start = line.find("{")
+            if start < 0:
+                continue
+            try:
+                record = json.loads(line[start:])
+            except ValueError:
+                continue
+            if isinstance(record, dict):
+                records.append(record)
+        return records
+
+
+def start_local_api(project: Path, log_path: Path) -> LocalApi:
+    """Serve project's build on port 3000, or on a free port when 3000 is taken."""
+    if not (project / ".aws-sam" / "build" / "template.yaml").is_file():
+        raise LocalApiError(f"no sam build in {project}: run `make build` first")
+    port = 3000 if port_is_free(3000) else free_port()
+    api = LocalApi(project=project, port=port, log_path=log_path)
+    api.start()
+    return api

@@ -1,0 +1,99 @@
+"""The training script: the project's default models, deterministic, in the ML team's formats."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
+
+from crystal_mlp import STATE_DICT_KEYS, CrystalMLP
+from kyber.labels import read_labels
+from train_default_models import TrainingReport
+
+ARTIFACT_NAMES = ["output_labels.txt", "pytorch.model", "sklearn.model"]
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def trained(two_trainings: tuple[TrainingReport, TrainingReport]) -> Path:
+    return two_trainings[0].files[0].parent
+
+
+def test_given_two_trainings_when_compared_then_every_file_is_byte_identical(
+    two_trainings: tuple[TrainingReport, TrainingReport],
+) -> None:
+    first, second = (report.files[0].parent for report in two_trainings)
+
+    assert sorted(path.name for path in first.iterdir()) == ARTIFACT_NAMES
+    assert sorted(path.name for path in second.iterdir()) == ARTIFACT_NAMES
+    for name in ARTIFACT_NAMES:
+        assert sha256_of(first / name) == sha256_of(second / name), name
+
+
+def test_given_a_training_when_reported_then_both_models_fit_iris_well(
+    two_trainings: tuple[TrainingReport, TrainingReport],
+) -> None:
+    report = two_trainings[0]
+
+    assert report.sklearn_accuracy > 0.9
+    assert report.pytorch_accuracy > 0.9
+
+
+def test_given_the_trained_sklearn_model_when_loaded_then_it_is_the_ml_teams_logistic_regression(
+    trained: Path,
+) -> None:
+    features, target = load_iris(return_X_y=True)
+
+    model = joblib.load(trained / "sklearn.model")
+
+    assert isinstance(model, LogisticRegression)
+    assert model.solver == "lbfgs"
+    assert model.n_features_in_ == 4
+    assert model.classes_.tolist() == [0, 1, 2]
+    assert model.coef_.shape == (3, 4)  # one row per class: the multinomial model
+    assert model.score(features, target) > 0.9
+
+
+def test_given_the_trained_pytorch_model_when_loaded_weights_only_then_it_is_the_ml_teams_state_dict(
+    trained: Path,
+) -> None:
+    features, target = load_iris(return_X_y=True)
+
+    state = torch.load(trained / "pytorch.model", weights_only=True)
+    model = CrystalMLP.from_state_dict(state)
+    with torch.no_grad():
+        predictions = model(torch.from_numpy(features.astype(np.float32))).argmax(dim=1).numpy()
+
+    assert list(state) == list(STATE_DICT_KEYS)
+    assert [tuple(state[key].shape) for key in STATE_DICT_KEYS] == [
+        (50, 4),
+        (50,),
+        (50, 50),
+        (50,),
+        (3, 50),
+        (3,),
+    ]
+    assert all(tensor.dtype == torch.float32 for tensor in state.values())
+    assert np.mean(predictions == target) > 0.9
+
+
+def test_given_the_trained_labels_file_when_read_then_it_names_the_three_colours_in_order(
+    trained: Path,
+) -> None:
+    assert (trained / "output_labels.txt").read_text(encoding="utf-8") == "['blue', 'green', 'yellow']"
+    assert read_labels(trained / "output_labels.txt") == ("blue", "green", "yellow")
+
+
+def test_given_the_committed_default_artifacts_when_listed_then_they_are_the_three_ml_team_files(
+    default_artifacts: Path,
+) -> None:
+    assert sorted(path.name for path in default_artifacts.iterdir()) == ARTIFACT_NAMES

@@ -1,0 +1,274 @@
+"""Building the models layer: ONNX exports that match the native models, a manifest that tells the truth,
+and builds that refuse, writing nothing, when an export or the labels do not fit."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import onnx
+import onnxruntime
+import pytest
+import skl2onnx
+import sklearn
+import torch
+from sklearn.linear_model import LogisticRegression
+
+import build_models_layer
+from build_models_layer import ModelContractError, ParityError
+from crystal_mlp import CrystalMLP
+
+OnnxProbabilities = Callable[[Path, str, np.ndarray], np.ndarray]
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def fresh_rows() -> np.ndarray:
+    """Rows the build's probe set never saw: another seed, a wider range, and the droids' small values."""
+    rng = np.random.default_rng(90_210)
+    return np.vstack([rng.uniform(-5.0, 15.0, size=(2_000, 4)), rng.uniform(0.0, 1.0, size=(500, 4))])
+
+
+def native_sklearn_probabilities(source: Path, rows: np.ndarray) -> np.ndarray:
+    return np.asarray(joblib.load(source / "sklearn.model").predict_proba(rows))
+
+
+def native_pytorch_probabilities(source: Path, rows: np.ndarray) -> np.ndarray:
+    model = CrystalMLP.from_state_dict(torch.load(source / "pytorch.model", weights_only=True))
+    with torch.no_grad():
+        return model(torch.from_numpy(rows.astype(np.float32))).numpy()
+
+
+def test_given_default_artifacts_when_built_then_out_holds_exactly_the_layer_files(
+    default_layer: Path,
+) -> None:
+    assert sorted(path.name for path in default_layer.iterdir()) == [
+        "manifest.json",
+        "output_labels.txt",
+        "pytorch.onnx",
+        "sklearn.onnx",
+    ]
+
+
+def test_given_default_artifacts_when_built_then_manifest_has_the_agreed_shape(
+    default_manifest: dict[str, Any], default_build: tuple[Path, dict[str, Any]]
+) -> None:
+    assert default_manifest == default_build[1]
+    assert list(default_manifest) == [
+        "format",
+        "labels",
+        "labels_file",
+        "feature_count",
+        "models",
+        "built_with",
+    ]
+    assert default_manifest["format"] == 1
+    assert default_manifest["labels"] == ["blue", "green", "yellow"]
+    assert default_manifest["feature_count"] == 4
+    assert list(default_manifest["models"]) == ["sklearn", "pytorch"]
+    for model in default_manifest["models"].values():
+        assert list(model) == [
+            "file",
+            "sha256",
+            "input_name",
+            "input_dtype",
+            "probabilities_output",
+            "source",
+            "parity",
+        ]
+    assert default_manifest["built_with"] == {
+        "python": default_manifest["built_with"]["python"],
+        "scikit-learn": sklearn.__version__,
+        "torch": torch.__version__,
+        "skl2onnx": skl2onnx.__version__,
+        "onnx": onnx.__version__,
+        "onnxruntime": onnxruntime.__version__,
+    }
+
+
+def test_given_default_artifacts_when_built_then_every_hash_in_the_manifest_is_the_files_hash(
+    default_layer: Path, default_manifest: dict[str, Any], default_artifacts: Path
+) -> None:
+    labels_file = default_manifest["labels_file"]
+    assert labels_file["file"] == "output_labels.txt"
+    assert labels_file["sha256"] == sha256_of(default_layer / "output_labels.txt")
+    assert sha256_of(default_layer / "output_labels.txt") == sha256_of(
+        default_artifacts / "output_labels.txt"
+    )
+    for name, model in default_manifest["models"].items():
+        assert model["file"] == f"{name}.onnx"
+        assert model["sha256"] == sha256_of(default_layer / model["file"])
+        assert model["source"] == {
+            "file": f"{name}.model",
+            "sha256": sha256_of(default_artifacts / f"{name}.model"),
+        }
+
+
+def test_given_default_artifacts_when_built_then_manifest_names_the_real_onnx_inputs_and_outputs(
+    default_layer: Path, default_manifest: dict[str, Any]
+) -> None:
+    expected_dtypes = {"sklearn": ("float64", "tensor(double)"), "pytorch": ("float32", "tensor(float)")}
+    for name, model in default_manifest["models"].items():
+        session = onnxruntime.InferenceSession(
+            str(default_layer / model["file"]), providers=["CPUExecutionProvider"]
+        )
+        (onnx_input,) = session.get_inputs()
+        assert onnx_input.name == model["input_name"]
+        assert (model["input_dtype"], onnx_input.type) == expected_dtypes[name]
+        assert onnx_input.shape[1] == 4
+        assert model["probabilities_output"] in [output.name for output in session.get_outputs()]
+
+
+def test_given_default_artifacts_when_built_then_recorded_parity_is_within_tolerance(
+    default_manifest: dict[str, Any],
+) -> None:
+    for model in default_manifest["models"].values():
+        parity = model["parity"]
+        assert parity["rows"] >= 150 + 10_000
+        assert 0.0 <= parity["max_abs_diff"] <= 1e-6
+        assert parity["argmax_identical"] is True
+        assert parity["tolerance"] == 1e-6
+
+
+def test_given_the_built_sklearn_onnx_when_run_on_fresh_rows_then_it_gives_scikit_learns_probabilities(
+    default_layer: Path, default_artifacts: Path, onnx_probabilities: OnnxProbabilities
+) -> None:
+    rows = fresh_rows()
+    native = native_sklearn_probabilities(default_artifacts, rows)
+    exported = onnx_probabilities(default_layer, "sklearn", rows)
+    assert exported.dtype == np.float64
+    assert np.max(np.abs(exported - native)) <= 1e-12
+    assert np.array_equal(np.argmax(exported, axis=1), np.argmax(native, axis=1))
+
+
+def test_given_the_built_pytorch_onnx_when_run_on_fresh_rows_then_it_gives_pytorchs_probabilities(
+    default_layer: Path, default_artifacts: Path, onnx_probabilities: OnnxProbabilities
+) -> None:
+    rows = fresh_rows()
+    native = native_pytorch_probabilities(default_artifacts, rows)
+    exported = onnx_probabilities(default_layer, "pytorch", rows)
+    assert exported.shape == (rows.shape[0], 3)
+    assert np.max(np.abs(exported.astype(np.float64) - native.astype(np.float64))) <= 1e-6
+    assert np.array_equal(np.argmax(exported, axis=1), np.argmax(native, axis=1))
+
+
+def test_given_the_same_artifacts_when_built_twice_then_the_layer_files_are_identical(
+    default_layer: Path, default_artifacts: Path, tmp_path: Path
+) -> None:
+    again = tmp_path / "models"
+    build_models_layer.build_models_layer(default_artifacts, again)
+    for path in default_layer.iterdir():
+        assert sha256_of(again / path.name) == sha256_of(path), path.name
+
+
+real_export_pytorch = build_models_layer.export_pytorch
+real_export_sklearn = build_models_layer.export_sklearn
+
+
+def export_pytorch_with_one_perturbed_bias(model: CrystalMLP) -> bytes:
+    tampered = copy.deepcopy(model)
+    with torch.no_grad():
+        tampered.layer3.bias[0] += 1e-3
+    return real_export_pytorch(tampered)
+
+
+def export_sklearn_with_one_perturbed_intercept(model: LogisticRegression) -> bytes:
+    tampered = copy.deepcopy(model)
+    tampered.intercept_[0] += 1e-3
+    return real_export_sklearn(tampered)
+
+
+@pytest.mark.parametrize(
+    ("exporter", "tampered_export"),
+    [
+        ("export_pytorch", export_pytorch_with_one_perturbed_bias),
+        ("export_sklearn", export_sklearn_with_one_perturbed_intercept),
+    ],
+)
+def test_given_an_export_that_differs_from_the_native_model_when_built_then_parity_error_and_nothing_written(
+    exporter: str,
+    tampered_export: Callable[[Any], bytes],
+    default_artifacts: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(build_models_layer, exporter, tampered_export)
+    out = tmp_path / "layer" / "models"
+
+    with pytest.raises(ParityError, match=r"max \|dp\| = .* \(tolerance 1e-06\)"):
+        build_models_layer.build_models_layer(default_artifacts, out)
+
+    assert not out.exists()
+    assert list(out.parent.iterdir()) == []
+
+
+def test_given_a_previous_layer_when_a_build_fails_then_the_previous_layer_is_left_as_it_was(
+    default_artifacts: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "models"
+    out.mkdir()
+    (out / "manifest.json").write_text("previous build", encoding="utf-8")
+    monkeypatch.setattr(build_models_layer, "export_pytorch", export_pytorch_with_one_perturbed_bias)
+
+    with pytest.raises(ParityError):
+        build_models_layer.build_models_layer(default_artifacts, out)
+
+    assert [path.name for path in tmp_path.iterdir()] == ["models"]
+    assert [path.name for path in out.iterdir()] == ["manifest.json"]
+    assert (out / "manifest.json").read_text(encoding="utf-8") == "previous build"
+
+
+@pytest.fixture
+def artifacts_with_two_labels(default_artifacts: Path, tmp_path: Path) -> Path:
+    source = tmp_path / "source"
+    shutil.copytree(default_artifacts, source)
+    (source / "output_labels.txt").write_text("['blue', 'green']", encoding="utf-8")
+    return source
+
+
+def test_given_a_labels_file_with_two_labels_when_built_then_it_fails_naming_both_counts(
+    artifacts_with_two_labels: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "models"
+
+    with pytest.raises(ModelContractError, match=r"gives 3 outputs but the labels file names 2"):
+        build_models_layer.build_models_layer(artifacts_with_two_labels, out)
+
+    assert not out.exists()
+
+
+def test_given_a_labels_file_with_two_labels_when_the_cli_builds_then_it_exits_1_with_the_reason(
+    artifacts_with_two_labels: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "models"
+
+    status = build_models_layer.main(["--source", str(artifacts_with_two_labels), "--out", str(out)])
+
+    assert status == 1
+    assert "gives 3 outputs but the labels file names 2" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_given_default_artifacts_when_the_cli_builds_then_it_prints_parity_and_sizes(
+    default_artifacts: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "models"
+
+    status = build_models_layer.main(
+        ["--source", str(default_artifacts), "--out", str(out), "--probe-rows", "1000"]
+    )
+
+    printed = capsys.readouterr().out
+    assert status == 0
+    assert "sklearn.onnx" in printed
+    assert "pytorch.onnx" in printed
+    assert "parity on 1,150 rows" in printed
+    assert (out / "manifest.json").is_file()
