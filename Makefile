@@ -62,7 +62,7 @@ test: setup lint build
 	$(PYTHON) -m pytest tests
 
 benchmark: setup build
-	$(PYTHON) scripts/benchmark.py
+	$(PYTHON) -m scripts.benchmark --http
 
 train: $(VENV)/.installed
 	$(PYTHON) layers/models/train_default_models.py --out layers/models/artifacts

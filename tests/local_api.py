@@ -94,9 +94,7 @@ class LocalApi:
         deadline = time.monotonic() + READY_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise LocalApiError(
-                    f"sam local start-api exited with {self.process.returncode}:\n{self.log()}"
-                )
+                raise LocalApiError(f"sam local start-api exited with {self.process.returncode}:\n{self.log()}")
             if not port_is_free(self.port) and "Running on http" in self.log():
                 return
             time.sleep(0.25)

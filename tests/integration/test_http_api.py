@@ -18,12 +18,7 @@ ROW = [5.1, 3.5, 1.4, 0.2]
 
 
 def crystal_body(endpoint: str, crystal_data: str, model: str = '"pytorch"') -> str:
-    return (
-        "{"
-        + (f'"model": {model}, ' if endpoint == "astromech" else "")
-        + f'"crystalData": {crystal_data}'
-        + "}"
-    )
+    return "{" + (f'"model": {model}, ' if endpoint == "astromech" else "") + f'"crystalData": {crystal_data}' + "}"
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_STATUS))
@@ -43,9 +38,7 @@ def test_http_answer_equals_the_in_process_answer(api_url, invoke, name):
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 def test_single_and_batch_over_http(api_url, endpoint):
     single = post(f"{api_url}/{endpoint}", crystal_body(endpoint, "[[0.92, 0.12, 0.31, 0.09]]"))
-    batch = post(
-        f"{api_url}/{endpoint}", crystal_body(endpoint, json.dumps([ROW, [6.2, 2.9, 4.3, 1.3]] * 50))
-    )
+    batch = post(f"{api_url}/{endpoint}", crystal_body(endpoint, json.dumps([ROW, [6.2, 2.9, 4.3, 1.3]] * 50)))
     assert single.status == batch.status == HTTPStatus.OK
     assert len(single.body["prediction"]) == 1
     assert len(batch.body["prediction"]) == len(batch.body["scores"]) == 100

@@ -27,9 +27,7 @@ TOLERANCE = {"sklearn": 1e-12, "pytorch": 1e-6}
 def swapped_api(emulator_containers, tmp_path_factory) -> Iterator[LocalApi]:
     # Given a copy of the project whose default models are replaced by the ML team's files
     project = tmp_path_factory.mktemp("swapped") / "project"
-    shutil.copytree(
-        REPO, project, symlinks=True, ignore=shutil.ignore_patterns(".git", ".venv", "__pycache__")
-    )
+    shutil.copytree(REPO, project, symlinks=True, ignore=shutil.ignore_patterns(".git", ".venv", "__pycache__"))
     for name in DELIVERED_FILES:
         shutil.copyfile(REFERENCE_MODELS / name, project / "layers" / "models" / "artifacts" / name)
     # When it is rebuilt and served
@@ -52,9 +50,7 @@ def test_swapped_in_models_answer_the_expected_scores(swapped_api, expected, mod
     payload = {"crystalData": expected["input"]}
     if endpoint == "astromech":
         payload["model"] = model
-    answer = post(
-        f"{swapped_api.url}/{model if endpoint != 'astromech' else 'astromech'}", json.dumps(payload)
-    )
+    answer = post(f"{swapped_api.url}/{model if endpoint != 'astromech' else 'astromech'}", json.dumps(payload))
     assert answer.status == 200
     labels = list(expected[model][0])
     got = np.array([[row[label] for label in labels] for row in answer.body["scores"]])
@@ -64,15 +60,10 @@ def test_swapped_in_models_answer_the_expected_scores(swapped_api, expected, mod
 
 
 def test_swapped_build_carries_the_delivered_files_hashes(swapped_api):
-    manifest = json.loads(
-        (swapped_api.project / ".aws-sam/build/ModelsLayer/models/manifest.json").read_text()
-    )
+    manifest = json.loads((swapped_api.project / ".aws-sam/build/ModelsLayer/models/manifest.json").read_text())
     sources = {entry["source"]["file"]: entry["source"]["sha256"] for entry in manifest["models"].values()}
     assert sources == {
         "sklearn.model": "ed9114685371304de4e3e063e9ce172519fb2c7ede531098633d769c0131afb2",
         "pytorch.model": "5e7fbde1645af5b8ee45363034d6182a21ce3f999bcd3912d1192532c2153a2f",
     }
-    assert (
-        manifest["labels_file"]["sha256"]
-        == "890f89cdf6c412785136bb56a67be342c445ba62c06f1c4c69b2776e7d38e7ff"
-    )
+    assert manifest["labels_file"]["sha256"] == "890f89cdf6c412785136bb56a67be342c445ba62c06f1c4c69b2776e7d38e7ff"

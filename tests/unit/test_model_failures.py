@@ -33,9 +33,7 @@ class WrongShapeSession:
 
 @pytest.mark.parametrize("session", [ExplodingSession(), NaNSession(), WrongShapeSession()])
 @pytest.mark.parametrize("endpoint", ["sklearn", "pytorch"])
-def test_failing_model_is_a_generic_500_with_the_request_id(
-    handler_module, lambda_context, capfd, endpoint, session
-):
+def test_failing_model_is_a_generic_500_with_the_request_id(handler_module, lambda_context, capfd, endpoint, session):
     # Given an endpoint whose model misbehaves
     handler = handler_module(endpoint)
     handler.model = dataclasses.replace(handler.model, session=session)
@@ -67,9 +65,7 @@ def test_exception_text_stays_in_the_log(handler_module, lambda_context, capfd):
     assert SECRET in capfd.readouterr().out
 
 
-def test_unexpected_error_outside_the_model_is_also_a_generic_500(
-    handler_module, lambda_context, monkeypatch
-):
+def test_unexpected_error_outside_the_model_is_also_a_generic_500(handler_module, lambda_context, monkeypatch):
     handler = handler_module("sklearn")
 
     def broken_body(*_: object) -> dict:

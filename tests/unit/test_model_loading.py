@@ -54,9 +54,7 @@ def test_model_endpoint_loads_its_model_once_at_cold_start(
     assert load["duration_ms"] > 0
 
 
-def test_astromech_loads_each_model_once_on_first_use(
-    handler_module, lambda_context, sessions_created, capfd
-):
+def test_astromech_loads_each_model_once_on_first_use(handler_module, lambda_context, sessions_created, capfd):
     # Given a cold start of /astromech
     handler = handler_module("astromech")
     assert sessions_created == Counter()

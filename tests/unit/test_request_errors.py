@@ -152,9 +152,7 @@ def test_error_body_stays_small_however_many_rows_are_bad(invoke):
 
 def test_huge_json_integer_is_a_number(invoke):
     # Given integers beyond 64 bits, which a double still holds
-    answer = invoke(
-        "sklearn", proxy_event("sklearn", body_for("sklearn", "[[18446744073709551616, 0, 0, 0]]"))
-    )
+    answer = invoke("sklearn", proxy_event("sklearn", body_for("sklearn", "[[18446744073709551616, 0, 0, 0]]")))
     assert answer.status == HTTPStatus.OK
     assert len(answer.body["prediction"]) == 1
 

@@ -19,9 +19,7 @@ def test_largest_response_at_the_default_limit_fits_lambdas_payload_limit():
     scores = np.full((DEFAULT_MAX_ROWS, 3), longest_probability)
     # When the body is built and wrapped as API Gateway's proxy response, escaped once more
     body = orjson.dumps(prediction_body(("blue", "green", "yellow"), scores)).decode()
-    proxy_response = json.dumps(
-        {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": body}
-    )
+    proxy_response = json.dumps({"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": body})
     # Then it fits, with room to spare for longer label names
     size = len(proxy_response.encode())
     print(f"largest response for {DEFAULT_MAX_ROWS} rows: {size / 1e6:.2f} MB")

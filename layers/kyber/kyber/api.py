@@ -29,15 +29,11 @@ def create_resolver() -> APIGatewayRestResolver:
     app = APIGatewayRestResolver(serializer=_json_text)
 
     def error_response(status: HTTPStatus, body: dict[str, object]) -> Response[str]:
-        return Response(
-            status_code=int(status), content_type=content_types.APPLICATION_JSON, body=_json_text(body)
-        )
+        return Response(status_code=int(status), content_type=content_types.APPLICATION_JSON, body=_json_text(body))
 
     @app.not_found
     def unknown_route(_: Exception) -> Response[str]:
-        return error_response(
-            HTTPStatus.NOT_FOUND, {"message": "no such route; POST /sklearn, /pytorch or /astromech"}
-        )
+        return error_response(HTTPStatus.NOT_FOUND, {"message": "no such route; POST /sklearn, /pytorch or /astromech"})
 
     @app.exception_handler(ServiceError)
     def client_error(error: ServiceError) -> Response[str]:

@@ -74,8 +74,7 @@ class CrystalModel:
         scores = np.asarray(scores, dtype=np.float64)
         if scores.shape != (len(batch), len(self.labels)):
             raise ModelFailureError(
-                f"model {self.name} returned shape {scores.shape} for {len(batch)} rows"
-                f" and {len(self.labels)} labels"
+                f"model {self.name} returned shape {scores.shape} for {len(batch)} rows and {len(self.labels)} labels"
             )
         if not np.isfinite(scores).all():
             raise ModelFailureError(f"model {self.name} returned non-finite scores")
@@ -117,9 +116,7 @@ class ModelRegistry:
         entry = self.manifest["models"][name]
         started = time.perf_counter()
         path = _verified_file(self.models_dir, entry)
-        session = ort.InferenceSession(
-            path, sess_options=_session_options(), providers=["CPUExecutionProvider"]
-        )
+        session = ort.InferenceSession(path, sess_options=_session_options(), providers=["CPUExecutionProvider"])
         model = CrystalModel(
             name=name,
             labels=self.labels,

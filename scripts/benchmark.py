@@ -1,0 +1,196 @@
+"""Measures the service and prints the figures: cold start, per-request latency, memory, HTTP.
+
+Run from the repository root after `sam build`: `python -m scripts.benchmark [--http]`.
+The seed-style rows load the native scikit-learn and PyTorch models in-process, as the original
+Flask service did, so every ratio compares two things measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+BUILT_MODELS = REPO / ".aws-sam" / "build" / "ModelsLayer" / "models"
+ARTIFACTS = REPO / "layers" / "models" / "artifacts"
+ENDPOINTS = ("sklearn", "pytorch", "astromech")
+SAMPLE = [[0.92, 0.12, 0.31, 0.09]]
+
+ENVIRONMENT = {
+    "PYTHONPATH": os.pathsep.join(str(REPO / part) for part in (".", "layers/kyber", "layers/models")),
+    "KYBER_MODELS_DIR": str(BUILT_MODELS),
+    "POWERTOOLS_SERVICE_NAME": "kyber-classifier",
+    "POWERTOOLS_METRICS_NAMESPACE": "KyberClassifier",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+    "AWS_DEFAULT_REGION": "eu-west-1",
+}
+
+# Each probe runs in a fresh interpreter, does what a cold start does, answers one row, and
+# prints its peak RSS; the wall time around it includes the interpreter's own start.
+SERVICE_PROBE = """
+import json, resource, sys
+from tests.sample_events import load_event
+from tests.conftest import FakeLambdaContext
+module = __import__(f"functions.{sys.argv[1]}.app", fromlist=["lambda_handler"])
+name = "astromech_sklearn_single.json" if sys.argv[1] == "astromech" else f"{sys.argv[1]}_single.json"
+assert module.lambda_handler(load_event(name), FakeLambdaContext())["statusCode"] == 200
+print(json.dumps({"max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+SEED_PROBE = """
+import json, resource, sys
+import joblib, numpy, torch
+from crystal_mlp import CrystalMLP
+sklearn_model = joblib.load(sys.argv[1] + "/sklearn.model")
+network = CrystalMLP()
+network.load_state_dict(torch.load(sys.argv[1] + "/pytorch.model", weights_only=True))
+rows = numpy.array([[0.92, 0.12, 0.31, 0.09]])
+sklearn_model.predict_proba(rows)
+with torch.no_grad():
+    network(torch.tensor(rows, dtype=torch.float32))
+print(json.dumps({"max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def run_probe(code: str, argument: str) -> tuple[float, float]:
+    started = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-c", code, argument],
+        cwd=REPO,
+        env={**os.environ, **ENVIRONMENT},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    seconds = time.perf_counter() - started
+    return seconds, json.loads(result.stdout.strip().splitlines()[-1])["max_rss_mb"]
+
+
+def median_seconds(action: Callable[[], object], repeats: int) -> float:
+    timings = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        action()
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings)
+
+
+def cold_starts(repeats: int) -> None:
+    print(f"\nCold start in a fresh process: start to first answer (median of {repeats}), peak RSS")
+    seed_seconds, seed_rss = min(run_probe(SEED_PROBE, str(ARTIFACTS)) for _ in range(repeats))
+    for endpoint in ENDPOINTS:
+        runs = [run_probe(SERVICE_PROBE, endpoint) for _ in range(repeats)]
+        seconds = statistics.median(run[0] for run in runs)
+        rss = statistics.median(run[1] for run in runs)
+        print(
+            f"  /{endpoint:<10} {seconds * 1000:7.0f} ms  {rss:6.0f} MB   ({seed_seconds / seconds:4.1f}x faster,"
+            f" {seed_rss / rss:4.1f}x less memory than seed-style)"
+        )
+    print(f"  seed-style  {seed_seconds * 1000:7.0f} ms  {seed_rss:6.0f} MB   (joblib + torch, native models)")
+
+
+def request_latency(rows: int, repeats: int) -> None:
+    os.environ.update(ENVIRONMENT)
+    sys.path[:0] = ENVIRONMENT["PYTHONPATH"].split(os.pathsep)
+    import joblib
+    import numpy as np
+    import torch
+
+    from crystal_mlp import CrystalMLP
+    from tests.conftest import FakeLambdaContext
+    from tests.sample_events import json_event
+
+    context = FakeLambdaContext()
+    batch = np.random.default_rng(7).uniform(0, 8, size=(rows, 4)).round(3).tolist()
+    sklearn_model = joblib.load(ARTIFACTS / "sklearn.model")
+    network = CrystalMLP()
+    network.load_state_dict(torch.load(ARTIFACTS / "pytorch.model", weights_only=True))
+    torch.set_num_threads(1)
+
+    def seed_style(model: str, body: str) -> str:
+        data = np.array(json.loads(body)["crystalData"])
+        if model == "sklearn":
+            scores = sklearn_model.predict_proba(data)
+        else:
+            with torch.no_grad():
+                scores = network(torch.tensor(data, dtype=torch.float32)).numpy()
+        return json.dumps({"scores": scores.tolist()})
+
+    print(
+        f"\nPer request, in-process: the handler, JSON in and out (median; 1 row x{repeats * 10},"
+        f" {rows} rows x{repeats});\n  seed-style: the bare native model call with stdlib json, no web framework"
+    )
+    for endpoint in ENDPOINTS:
+        handler = __import__(f"functions.{endpoint}.app", fromlist=["lambda_handler"])
+        model = "pytorch" if endpoint == "pytorch" else "sklearn"
+        extra = {"model": model} if endpoint == "astromech" else {}
+        figures = []
+        for data, count in ((SAMPLE, repeats * 10), (batch, repeats)):
+            event = json_event(endpoint, {**extra, "crystalData": data})
+            with contextlib.redirect_stdout(io.StringIO()):  # the handler's metrics and logs
+                ours = median_seconds(partial(handler.lambda_handler, event, context), count)
+            seed = median_seconds(partial(seed_style, model, event["body"]), count)
+            figures.append(f"{ours * 1e3:8.3f} ms ({seed / ours:4.1f}x seed-style {seed * 1e3:.3f} ms)")
+        print(f"  /{endpoint:<10} 1 row {figures[0]}   {rows} rows {figures[1]}")
+
+
+def over_http(url: str | None, requests: int) -> None:
+    from tests.local_api import post, start_local_api
+
+    api = None
+    if url is None:
+        started = time.perf_counter()
+        log_dir = Path(tempfile.mkdtemp(prefix="kyber-benchmark-"))
+        api = start_local_api(REPO, log_dir / "start-api.log")
+        print(f"\nOver HTTP: sam local start-api ready in {time.perf_counter() - started:.1f} s at {api.url}")
+        url = api.url
+    else:
+        print(f"\nOver HTTP: {url}")
+    try:
+        for endpoint in ENDPOINTS:
+            body = json.dumps(
+                {"model": "sklearn", "crystalData": SAMPLE} if endpoint == "astromech" else {"crystalData": SAMPLE}
+            )
+            request = partial(post, f"{url}/{endpoint}", body)
+            first = median_seconds(request, 1)
+            warm = median_seconds(request, requests)
+            print(
+                f"  /{endpoint:<10} first request {first * 1000:7.1f} ms, then median {warm * 1000:6.1f} ms"
+                f" over {requests} requests"
+            )
+    finally:
+        if api is not None:
+            api.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000, help="rows in the batch requests")
+    parser.add_argument("--repeats", type=int, default=20, help="repetitions per in-process figure")
+    parser.add_argument("--cold-starts", type=int, default=3, help="fresh processes per cold-start figure")
+    parser.add_argument("--http", action="store_true", help="also measure through sam local start-api")
+    parser.add_argument("--url", help="measure this running API instead of starting sam local")
+    parser.add_argument("--http-requests", type=int, default=50)
+    options = parser.parse_args()
+    if not (BUILT_MODELS / "manifest.json").is_file():
+        sys.exit(f"{BUILT_MODELS} is missing: run `make build` first")
+    cold_starts(options.cold_starts)
+    request_latency(options.rows, options.repeats)
+    if options.http or options.url:
+        over_http(options.url, options.http_requests)
+
+
+if __name__ == "__main__":
+    main()
