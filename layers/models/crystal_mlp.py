@@ -37,7 +37,8 @@ class CrystalMLP(torch.nn.Module):
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         x = torch.relu(self.layer1(x))
         x = torch.relu(self.layer2(x))
-        return self.layer3(x)
+        logits: torch.Tensor = self.layer3(x)
+        return logits
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.softmax(self.logits(x), dim=1)

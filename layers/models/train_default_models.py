@@ -1,4 +1,4 @@
-"""Train the project's default models on scikit-learn's Iris data, deterministically, in the ML team's formats.
+"""Train the project's default models on scikit-learn's Iris data, in the ML team's formats.
 
 Writes sklearn.model (joblib LogisticRegression), pytorch.model (torch.save of the CrystalMLP state dict)
 and output_labels.txt (a Python-literal list); two runs on the same machine give byte-identical files.

@@ -23,7 +23,7 @@ def load_model(name: str) -> CrystalModel:
 
 
 def _request_object(event: BaseProxyEvent) -> dict[str, Any]:
-    return require_object(parse_json_body(event.body, is_base64_encoded=event.is_base64_encoded))
+    return require_object(parse_json_body(event.body, is_base64_encoded=bool(event.is_base64_encoded)))
 
 
 def _classify_payload(payload: dict[str, Any], model: CrystalModel, feature_count: int) -> dict[str, Any]:

@@ -42,9 +42,7 @@ def default_artifacts() -> Path:
 
 
 @pytest.fixture(scope="session")
-def default_build(
-    default_artifacts: Path, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[Path, dict[str, Any]]:
+def default_build(default_artifacts: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     out = tmp_path_factory.mktemp("default-layer") / "models"
     return out, build_models_layer(default_artifacts, out)
 

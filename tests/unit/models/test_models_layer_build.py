@@ -44,7 +44,7 @@ def native_sklearn_probabilities(source: Path, rows: np.ndarray) -> np.ndarray:
 def native_pytorch_probabilities(source: Path, rows: np.ndarray) -> np.ndarray:
     model = CrystalMLP.from_state_dict(torch.load(source / "pytorch.model", weights_only=True))
     with torch.no_grad():
-        return model(torch.from_numpy(rows.astype(np.float32))).numpy()
+        return np.asarray(model(torch.from_numpy(rows.astype(np.float32))).numpy())
 
 
 def test_given_default_artifacts_when_built_then_out_holds_exactly_the_layer_files(
@@ -100,9 +100,7 @@ def test_given_default_artifacts_when_built_then_every_hash_in_the_manifest_is_t
     labels_file = default_manifest["labels_file"]
     assert labels_file["file"] == "output_labels.txt"
     assert labels_file["sha256"] == sha256_of(default_layer / "output_labels.txt")
-    assert sha256_of(default_layer / "output_labels.txt") == sha256_of(
-        default_artifacts / "output_labels.txt"
-    )
+    assert sha256_of(default_layer / "output_labels.txt") == sha256_of(default_artifacts / "output_labels.txt")
     for name, model in default_manifest["models"].items():
         assert model["file"] == f"{name}.onnx"
         assert model["sha256"] == sha256_of(default_layer / model["file"])
@@ -117,9 +115,7 @@ def test_given_default_artifacts_when_built_then_manifest_names_the_real_onnx_in
 ) -> None:
     expected_dtypes = {"sklearn": ("float64", "tensor(double)"), "pytorch": ("float32", "tensor(float)")}
     for name, model in default_manifest["models"].items():
-        session = onnxruntime.InferenceSession(
-            str(default_layer / model["file"]), providers=["CPUExecutionProvider"]
-        )
+        session = onnxruntime.InferenceSession(str(default_layer / model["file"]), providers=["CPUExecutionProvider"])
         (onnx_input,) = session.get_inputs()
         assert onnx_input.name == model["input_name"]
         assert (model["input_dtype"], onnx_input.type) == expected_dtypes[name]
@@ -173,17 +169,17 @@ real_export_pytorch = build_models_layer.export_pytorch
 real_export_sklearn = build_models_layer.export_sklearn
 
 
-def export_pytorch_with_one_perturbed_bias(model: CrystalMLP) -> bytes:
+def export_pytorch_with_one_perturbed_bias(model: CrystalMLP, path: Path) -> None:
     tampered = copy.deepcopy(model)
     with torch.no_grad():
         tampered.layer3.bias[0] += 1e-3
-    return real_export_pytorch(tampered)
+    real_export_pytorch(tampered, path)
 
 
-def export_sklearn_with_one_perturbed_intercept(model: LogisticRegression) -> bytes:
+def export_sklearn_with_one_perturbed_intercept(model: LogisticRegression, path: Path) -> None:
     tampered = copy.deepcopy(model)
     tampered.intercept_[0] += 1e-3
-    return real_export_sklearn(tampered)
+    real_export_sklearn(tampered, path)
 
 
 @pytest.mark.parametrize(
@@ -195,7 +191,7 @@ def export_sklearn_with_one_perturbed_intercept(model: LogisticRegression) -> by
 )
 def test_given_an_export_that_differs_from_the_native_model_when_built_then_parity_error_and_nothing_written(
     exporter: str,
-    tampered_export: Callable[[Any], bytes],
+    tampered_export: Callable[[Any, Path], None],
     default_artifacts: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -262,9 +258,7 @@ def test_given_default_artifacts_when_the_cli_builds_then_it_prints_parity_and_s
 ) -> None:
     out = tmp_path / "models"
 
-    status = build_models_layer.main(
-        ["--source", str(default_artifacts), "--out", str(out), "--probe-rows", "1000"]
-    )
+    status = build_models_layer.main(["--source", str(default_artifacts), "--out", str(out), "--probe-rows", "1000"])
 
     printed = capsys.readouterr().out
     assert status == 0

@@ -28,9 +28,7 @@ def test_given_the_reference_models_when_built_then_onnx_gives_the_recorded_scor
     probabilities = onnx_probabilities(reference_layer, model, rows)
 
     assert np.max(np.abs(probabilities.astype(np.float64) - recorded)) <= tolerance
-    assert [labels[index] for index in np.argmax(probabilities, axis=1)] == reference_expected[
-        f"{model}_prediction"
-    ]
+    assert [labels[index] for index in np.argmax(probabilities, axis=1)] == reference_expected[f"{model}_prediction"]
 
 
 def test_given_the_reference_models_when_built_then_the_manifest_records_their_source_hashes(

@@ -1,0 +1,341 @@
+"""Compile the ML team's native artifacts into the models layer: ONNX files, the labels and a manifest.
+
+Each ONNX export is run in ONNX Runtime and must match its native model on a probe set (max |dp| <= 1e-6,
+same argmax), or the build fails and writes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import platform
+import shutil
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import onnx
+import onnxruntime
+import skl2onnx
+import sklearn
+import torch
+from skl2onnx import convert_sklearn
+from skl2onnx.common.data_types import DoubleTensorType
+from sklearn.datasets import load_iris
+from sklearn.exceptions import InconsistentVersionWarning
+from sklearn.linear_model import LogisticRegression
+
+from crystal_mlp import CrystalMLP
+from kyber.labels import read_labels
+
+MANIFEST_FORMAT = 1
+FEATURE_COUNT = 4
+PARITY_TOLERANCE = 1e-6
+DEFAULT_PROBE_ROWS = 10_000
+PROBE_SEED = 4_242
+ONNX_OPSET = 17
+INPUT_NAME = "crystal_data"
+PROBABILITIES_OUTPUT = "probabilities"
+LABELS_FILE = "output_labels.txt"
+MANIFEST_FILE = "manifest.json"
+SOURCE_FILES = {"sklearn": "sklearn.model", "pytorch": "pytorch.model"}
+ONNX_FILES = {"sklearn": "sklearn.onnx", "pytorch": "pytorch.onnx"}
+ONNX_DTYPES = {"tensor(double)": "float64", "tensor(float)": "float32"}
+
+
+class ModelsLayerError(Exception):
+    """The models layer cannot be built from these artifacts."""
+
+
+class ModelContractError(ModelsLayerError):
+    """A model does not take FEATURE_COUNT features, or does not give one output per label."""
+
+
+class ParityError(ModelsLayerError):
+    """An ONNX export does not reproduce its native model on the probe set."""
+
+
+@dataclass(frozen=True)
+class Parity:
+    rows: int
+    max_abs_diff: float
+    argmax_identical: bool
+
+    def as_manifest(self) -> dict[str, Any]:
+        return {
+            "rows": self.rows,
+            "max_abs_diff": self.max_abs_diff,
+            "argmax_identical": self.argmax_identical,
+            "tolerance": PARITY_TOLERANCE,
+        }
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def load_sklearn_model(path: Path) -> LogisticRegression:
+    # The ML team pickled with scikit-learn 1.1.1; LogisticRegression predicts the same in 1.9 (and parity
+    # below proves the export against whatever was loaded), so only that warning is silenced.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=InconsistentVersionWarning)
+        model = joblib.load(path)
+    if not isinstance(model, LogisticRegression):
+        raise ModelContractError(f"{path.name} holds a {type(model).__name__}, not a LogisticRegression")
+    return model
+
+
+def load_pytorch_model(path: Path) -> CrystalMLP:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises anything from KeyError to UnpicklingError on a bad file
+        raise ModelContractError(f"{path.name} is not a torch.save file of tensors: {exc!r}") from exc
+    try:
+        return CrystalMLP.from_state_dict(state)
+    except (ValueError, RuntimeError, AttributeError, TypeError) as exc:
+        raise ModelContractError(f"{path.name} is not a CrystalMLP state dict: {exc}") from exc
+
+
+def check_contract(name: str, feature_count: int, output_count: int, labels: tuple[str, ...]) -> None:
+    if feature_count != FEATURE_COUNT:
+        raise ModelContractError(f"{name} model takes {feature_count} features, not {FEATURE_COUNT}")
+    if output_count != len(labels):
+        raise ModelContractError(
+            f"{name} model gives {output_count} outputs but the labels file names {len(labels)}: {list(labels)}"
+        )
+
+
+def export_sklearn(model: LogisticRegression, path: Path) -> None:
+    onnx_model = convert_sklearn(
+        model,
+        name="kyber_sklearn",
+        initial_types=[(INPUT_NAME, DoubleTensorType([None, model.n_features_in_]))],
+        options={id(model): {"zipmap": False}},
+        target_opset={"": ONNX_OPSET, "ai.onnx.ml": 3},
+    )
+    # skl2onnx names the probability output "probabilities" when zipmap is off; the label output stays.
+    path.write_bytes(onnx_model.SerializeToString())
+
+
+def export_pytorch(model: CrystalMLP, path: Path) -> None:
+    with warnings.catch_warnings():
+        # torch.export's exporter (dynamo=True) needs onnxscript, which is not installed; the TorchScript
+        # exporter handles this static MLP exactly and writes the same bytes every time.
+        warnings.filterwarnings("ignore", message="You are using the legacy TorchScript-based ONNX export")
+        warnings.filterwarnings(
+            "ignore", category=DeprecationWarning, module=r"torch\.onnx\._internal\.torchscript_exporter\."
+        )
+        torch.onnx.export(
+            model,
+            (torch.zeros(1, model.feature_count),),
+            str(path),
+            dynamo=False,
+            input_names=[INPUT_NAME],
+            output_names=[PROBABILITIES_OUTPUT],
+            dynamic_axes={INPUT_NAME: {0: "batch"}, PROBABILITIES_OUTPUT: {0: "batch"}},
+            opset_version=ONNX_OPSET,
+            do_constant_folding=True,
+        )
+
+
+def probe_features(probe_rows: int) -> np.ndarray:
+    """Iris itself, then probe_rows seeded random rows: most uniform in [-1, 10], a tenth near zero like the
+    droids' samples, a tenth far out in [-100, 100]."""
+    rng = np.random.default_rng(PROBE_SEED)
+    tenth = probe_rows // 10
+    usual = rng.uniform(-1.0, 10.0, size=(probe_rows - 2 * tenth, FEATURE_COUNT))
+    near_zero = rng.uniform(0.0, 1.0, size=(tenth, FEATURE_COUNT))
+    far = rng.uniform(-100.0, 100.0, size=(tenth, FEATURE_COUNT))
+    iris = np.asarray(load_iris().data, dtype=np.float64)
+    return np.ascontiguousarray(np.vstack([iris, usual, near_zero, far]))
+
+
+def onnx_session(path: Path) -> onnxruntime.InferenceSession:
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def describe_session(name: str, session: onnxruntime.InferenceSession, labels: tuple[str, ...]) -> dict[str, str]:
+    inputs = session.get_inputs()
+    if len(inputs) != 1 or list(inputs[0].shape)[1:] != [FEATURE_COUNT]:
+        shapes = [(node.name, node.shape) for node in inputs]
+        raise ModelContractError(f"{name}.onnx must take one [batch, {FEATURE_COUNT}] input, not {shapes}")
+    dtype = ONNX_DTYPES.get(inputs[0].type)
+    if dtype is None:
+        raise ModelContractError(f"{name}.onnx takes {inputs[0].type}, not float64 or float32")
+    outputs = {node.name: node for node in session.get_outputs()}
+    probabilities = outputs.get(PROBABILITIES_OUTPUT)
+    if probabilities is None or list(probabilities.shape)[1:] != [len(labels)]:
+        raise ModelContractError(f"{name}.onnx has no [batch, {len(labels)}] {PROBABILITIES_OUTPUT!r} output")
+    return {"input_name": inputs[0].name, "input_dtype": dtype, "probabilities_output": PROBABILITIES_OUTPUT}
+
+
+def measure_parity(name: str, native: np.ndarray, exported: np.ndarray) -> Parity:
+    if native.shape != exported.shape:
+        raise ParityError(f"{name}: ONNX gives shape {exported.shape}, the native model {native.shape}")
+    difference = np.abs(native.astype(np.float64) - exported.astype(np.float64))
+    max_abs_diff = float(np.max(difference)) if difference.size else 0.0
+    mismatched = int(np.count_nonzero(np.argmax(native, axis=1) != np.argmax(exported, axis=1)))
+    if not np.isfinite(max_abs_diff) or max_abs_diff > PARITY_TOLERANCE or mismatched:
+        raise ParityError(
+            f"{name}: ONNX export does not match the native model on {native.shape[0]} probe rows: "
+            f"max |dp| = {max_abs_diff:.3g} (tolerance {PARITY_TOLERANCE:g}), "
+            f"{mismatched} rows with a different argmax"
+        )
+    return Parity(rows=native.shape[0], max_abs_diff=max_abs_diff, argmax_identical=True)
+
+
+def _compile_model(
+    name: str,
+    source: Path,
+    staging: Path,
+    export: Callable[[Path], None],
+    native_probabilities: Callable[[np.ndarray], np.ndarray],
+    probe: np.ndarray,
+    labels: tuple[str, ...],
+) -> dict[str, Any]:
+    onnx_path = staging / ONNX_FILES[name]
+    export(onnx_path)
+    onnx.checker.check_model(str(onnx_path))
+    session = onnx_session(onnx_path)
+    description = describe_session(name, session, labels)
+    rows = probe.astype(np.float64 if description["input_dtype"] == "float64" else np.float32)
+    (exported,) = session.run([PROBABILITIES_OUTPUT], {description["input_name"]: rows})
+    parity = measure_parity(name, native_probabilities(rows), np.asarray(exported))
+    source_file = source / SOURCE_FILES[name]
+    return {
+        "file": onnx_path.name,
+        "sha256": sha256_of(onnx_path),
+        **description,
+        "source": {"file": source_file.name, "sha256": sha256_of(source_file)},
+        "parity": parity.as_manifest(),
+    }
+
+
+def _torch_probabilities(model: CrystalMLP) -> Callable[[np.ndarray], np.ndarray]:
+    def probabilities(rows: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return np.asarray(model(torch.from_numpy(rows)).numpy())
+
+    return probabilities
+
+
+def _install(staging: Path, out: Path) -> None:
+    """Put the finished staging folder at out in one rename, replacing a previous build if there is one."""
+    if out.exists() and not out.is_dir():
+        raise ModelsLayerError(f"{out} exists and is not a folder")
+    previous = out.with_name(f".{out.name}.previous")
+    if out.exists():
+        shutil.rmtree(previous, ignore_errors=True)
+        out.rename(previous)
+    staging.rename(out)
+    shutil.rmtree(previous, ignore_errors=True)
+
+
+def build_models_layer(source: Path, out: Path, probe_rows: int = DEFAULT_PROBE_ROWS) -> dict[str, Any]:
+    """Export source's native models to ONNX in out, with labels and manifest; return the manifest."""
+    if probe_rows < 0:
+        raise ValueError("probe_rows must not be negative")
+    labels = read_labels(source / LABELS_FILE)
+    sklearn_model = load_sklearn_model(source / SOURCE_FILES["sklearn"])
+    check_contract("sklearn", int(sklearn_model.n_features_in_), len(sklearn_model.classes_), labels)
+    if list(sklearn_model.classes_) != list(range(len(labels))):
+        raise ModelContractError(f"sklearn model classes are {list(sklearn_model.classes_)}, not 0..{len(labels) - 1}")
+    pytorch_model = load_pytorch_model(source / SOURCE_FILES["pytorch"])
+    check_contract("pytorch", pytorch_model.feature_count, pytorch_model.class_count, labels)
+
+    probe = probe_features(probe_rows)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    # One thread makes the native PyTorch figures, hence the manifest, the same on any machine.
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        models = {
+            "sklearn": _compile_model(
+                "sklearn",
+                source,
+                staging,
+                lambda path: export_sklearn(sklearn_model, path),
+                sklearn_model.predict_proba,
+                probe,
+                labels,
+            ),
+            "pytorch": _compile_model(
+                "pytorch",
+                source,
+                staging,
+                lambda path: export_pytorch(pytorch_model, path),
+                _torch_probabilities(pytorch_model),
+                probe,
+                labels,
+            ),
+        }
+        labels_copy = staging / LABELS_FILE
+        shutil.copyfile(source / LABELS_FILE, labels_copy)
+        manifest: dict[str, Any] = {
+            "format": MANIFEST_FORMAT,
+            "labels": list(labels),
+            "labels_file": {"file": LABELS_FILE, "sha256": sha256_of(labels_copy)},
+            "feature_count": FEATURE_COUNT,
+            "models": models,
+            "built_with": {
+                "python": platform.python_version(),
+                "scikit-learn": sklearn.__version__,
+                "torch": torch.__version__,
+                "skl2onnx": skl2onnx.__version__,
+                "onnx": onnx.__version__,
+                "onnxruntime": onnxruntime.__version__,
+            },
+        }
+        (staging / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        staging.chmod(0o755)
+        _install(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    finally:
+        torch.set_num_threads(previous_threads)
+    return manifest
+
+
+def summary(manifest: dict[str, Any], out: Path, seconds: float) -> str:
+    lines = [f"models layer in {out} ({seconds:.1f} s), labels {manifest['labels']}"]
+    for name, model in manifest["models"].items():
+        parity = model["parity"]
+        size = (out / model["file"]).stat().st_size
+        lines.append(
+            f"  {name:8} {model['file']:13} {size:>7,} B  sha256 {model['sha256'][:12]}  "
+            f"parity on {parity['rows']:,} rows: max |dp| {parity['max_abs_diff']:.2e}, argmax identical"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--source", type=Path, required=True, help="folder with the native artifacts")
+    parser.add_argument("--out", type=Path, required=True, help="folder to write the layer's models into")
+    parser.add_argument("--probe-rows", type=int, default=DEFAULT_PROBE_ROWS, help="random rows for the parity check")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    try:
+        manifest = build_models_layer(args.source, args.out, args.probe_rows)
+    except (ModelsLayerError, ValueError, OSError) as exc:
+        print(f"build_models_layer: {exc}", file=sys.stderr)
+        return 1
+    print(summary(manifest, args.out, time.perf_counter() - started))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
