@@ -73,7 +73,22 @@ class LocalApi:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def prepare_image(self) -> None:
+        """Have SAM build its image for these layers with one invoke, before the warm containers
+        start together: when they all build it at once, SAM orphans a container."""
+        invoke = subprocess.run(
+            ["sam", "local", "invoke", "SklearnFunction", "--event", "events/sklearn_single.json", "--skip-pull-image"],
+            cwd=self.project,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
+        if invoke.returncode != 0:
+            raise LocalApiError(f"sam local invoke failed ({invoke.returncode}):\n{invoke.stderr}")
+
     def start(self) -> None:
+        self.prepare_image()
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 [
