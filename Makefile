@@ -23,7 +23,7 @@ export AWS_SECRET_ACCESS_KEY ?= kyber-local
 export AWS_DEFAULT_REGION ?= eu-west-1
 export AWS_MAX_ATTEMPTS ?= 1
 
-.PHONY: help setup emulator emulator-image build serve test lint unit integration benchmark train clean
+.PHONY: help setup emulator build serve test lint unit integration benchmark train clean
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -42,15 +42,8 @@ emulator:
 build: $(VENV)/.installed
 	sam build
 
-# SAM derives one image per set of layers. Built here by one invoke, it is ready before
-# start-api's warm containers start together (if they all build it at once, SAM orphans one).
-emulator-image: setup build
-	sam local invoke SklearnFunction --event events/sklearn_single.json --skip-pull-image >/dev/null 2>&1 \
-		|| sam local invoke SklearnFunction --event events/sklearn_single.json --skip-pull-image
-
-serve: emulator-image
-	@echo "Serving the Kyber API on http://127.0.0.1:$(PORT) (POST /sklearn, /pytorch, /astromech)"
-	sam local start-api --port $(PORT)
+serve: setup build
+	PORT=$(PORT) scripts/serve.sh
 
 lint: $(VENV)/.installed
 	ruff check .

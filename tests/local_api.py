@@ -21,6 +21,7 @@ class LocalApiError(RuntimeError):
     """sam local start-api did not come up."""
 
 
+REPO = Path(__file__).resolve().parent.parent
 READY_TIMEOUT_S = 240
 STOP_TIMEOUT_S = 30
 
@@ -73,22 +74,7 @@ class LocalApi:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def prepare_image(self) -> None:
-        """Have SAM build its image for these layers with one invoke, before the warm containers
-        start together: when they all build it at once, SAM orphans a container."""
-        invoke = subprocess.run(
-            ["sam", "local", "invoke", "SklearnFunction", "--event", "events/sklearn_single.json", "--skip-pull-image"],
-            cwd=self.project,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=300,
-        )
-        if invoke.returncode != 0:
-            raise LocalApiError(f"sam local invoke failed ({invoke.returncode}):\n{invoke.stderr}")
-
     def start(self) -> None:
-        self.prepare_image()
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 [
@@ -126,6 +112,7 @@ class LocalApi:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        subprocess.run(["scripts/remove_sam_orphans.sh", str(self.project)], cwd=REPO, check=True)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
