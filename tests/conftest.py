@@ -42,6 +42,17 @@ class FakeLambdaContext:
         return 10_000
 
 
+# Filled by tests/unit/test_deployed_size.py, printed at the end of the run.
+DEPLOYED_SIZES: dict[str, str] = {}
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if DEPLOYED_SIZES:
+        terminalreporter.section("deployed size: function code + all its layers, unzipped (limit 250 MiB)")
+        for function, line in DEPLOYED_SIZES.items():
+            terminalreporter.write_line(f"{function}: {line}")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Set before any test module imports the layer, as Lambda sets it before the handler's init."""
     os.environ.update(TEST_ENVIRONMENT)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import DEPLOYED_SIZES, REPO
 
 BUILD_DIR = REPO / ".aws-sam" / "build"
 UNZIPPED_LIMIT = 250 * 1024 * 1024
@@ -29,7 +29,7 @@ def built() -> Path:
 def test_function_with_its_layers_fits_the_unzipped_limit(built, function):
     sizes = {name: tree_size(built / name) for name in [function, *LAYERS]}
     total = sum(sizes.values())
-    parts = ", ".join(f"{name} {size / 2**20:.1f} MiB" for name, size in sizes.items())
-    print(f"\n{function}: {total / 2**20:.1f} MiB unzipped of 250 MiB ({parts})")
+    parts = ", ".join(f"{name} {size / 2**20:.2f} MiB" for name, size in sizes.items())
+    DEPLOYED_SIZES[function] = f"{total / 2**20:.1f} MiB ({parts})"
     assert all(sizes.values())
     assert total < UNZIPPED_LIMIT
