@@ -70,12 +70,27 @@ def built_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(autouse=True)
 def fresh_caches() -> Iterator[None]:
+    from kyber.model_source import s3_client
     from kyber.registry import get_registry
     from kyber.settings import get_settings
 
     yield
     get_settings.cache_clear()
     get_registry.cache_clear()
+    s3_client.cache_clear()
+
+
+@pytest.fixture
+def s3() -> Iterator[Any]:
+    """An S3 client on moto's in-memory AWS; the service's own client is created inside it too."""
+    import boto3
+    from moto import mock_aws
+
+    from kyber.model_source import s3_client
+
+    with mock_aws():
+        s3_client.cache_clear()
+        yield boto3.client("s3", region_name=TEST_ENVIRONMENT["AWS_DEFAULT_REGION"])
 
 
 @pytest.fixture

@@ -138,4 +138,17 @@ class ModelRegistry:
 
 @lru_cache(maxsize=1)
 def get_registry() -> ModelRegistry:
-    return ModelRegistry(get_settings().models_dir)
+    """This execution environment's registry, over the models layer or the S3 model source."""
+    settings = get_settings()
+    if not settings.model_source:
+        return ModelRegistry(settings.models_dir)
+    from kyber.model_source import download_models
+
+    started = time.perf_counter()
+    models_dir = download_models(settings.model_source, settings.download_dir)
+    logger.info(
+        "models fetched",
+        source=settings.model_source,
+        duration_ms=round((time.perf_counter() - started) * 1000, 2),
+    )
+    return ModelRegistry(models_dir)

@@ -13,6 +13,7 @@ from pathlib import Path
 # near 1.3 MB, well under Lambda's 6 MB synchronous response limit.
 DEFAULT_MAX_ROWS = 10_000
 DEFAULT_MODELS_DIR = "/opt/models"
+DEFAULT_DOWNLOAD_DIR = "/tmp/kyber-models"
 
 
 class SettingsError(ValueError):
@@ -23,6 +24,9 @@ class SettingsError(ValueError):
 class Settings:
     models_dir: Path
     max_rows: int
+    # s3://bucket/prefix/ holding a built models folder; empty: the models layer at models_dir.
+    model_source: str
+    download_dir: Path
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -33,9 +37,14 @@ class Settings:
             raise SettingsError(f"KYBER_MAX_ROWS must be an integer, got {raw_max_rows!r}") from None
         if max_rows < 1:
             raise SettingsError(f"KYBER_MAX_ROWS must be at least 1, got {max_rows}")
+        model_source = environ.get("KYBER_MODEL_SOURCE", "").strip()
+        if model_source and not model_source.startswith("s3://"):
+            raise SettingsError(f"KYBER_MODEL_SOURCE must be empty or s3://bucket/prefix/, got {model_source!r}")
         return cls(
             models_dir=Path(environ.get("KYBER_MODELS_DIR", DEFAULT_MODELS_DIR)),
             max_rows=max_rows,
+            model_source=model_source,
+            download_dir=Path(environ.get("KYBER_DOWNLOAD_DIR", DEFAULT_DOWNLOAD_DIR)),
         )
 
 

@@ -1,0 +1,59 @@
+"""Compiled models from S3: a deployment can ship new models by uploading a built models folder.
+
+The prefix holds what `sam build` writes to the models layer (manifest.json, the labels file and
+the ONNX files); the registry then checks them against the manifest exactly as it does /opt/models.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import orjson
+
+from kyber.errors import ModelArtifactError
+from kyber.registry import MANIFEST_FILE
+
+
+@lru_cache(maxsize=1)
+def s3_client() -> Any:
+    import boto3  # in the Lambda runtime; only needed when models come from S3
+
+    return boto3.client("s3")
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    """s3://bucket/some/prefix -> ("bucket", "some/prefix/")."""
+    if not uri.startswith("s3://") or not uri[5:].split("/", 1)[0]:
+        raise ModelArtifactError(f"model source must look like s3://bucket/prefix/, got {uri!r}")
+    bucket, _, prefix = uri[5:].partition("/")
+    return bucket, f"{prefix.rstrip('/')}/" if prefix.strip("/") else ""
+
+
+def _plain_file_name(name: str) -> str:
+    if PurePosixPath(name).name != name or name in {"", ".", ".."}:
+        raise ModelArtifactError(f"the manifest names {name!r}, which is not a plain file name")
+    return name
+
+
+def download_models(uri: str, destination: Path) -> Path:
+    """Fetch the manifest and every file it lists from the S3 prefix into destination."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    bucket, prefix = split_s3_uri(uri)
+    destination.mkdir(parents=True, exist_ok=True)
+
+    def fetch(name: str) -> Path:
+        target = destination / name
+        try:
+            s3_client().download_file(bucket, prefix + name, str(target))
+        except (BotoCoreError, ClientError) as exc:
+            raise ModelArtifactError(f"cannot fetch s3://{bucket}/{prefix}{name}: {exc}") from exc
+        return target
+
+    manifest = orjson.loads(fetch(MANIFEST_FILE).read_bytes())
+    listed = [manifest["labels_file"]["file"], *(entry["file"] for entry in manifest["models"].values())]
+    for name in listed:
+        fetch(_plain_file_name(name))
+    return destination

@@ -1,0 +1,130 @@
+"""Models from an S3 prefix (KYBER_MODEL_SOURCE) are fetched at cold start, checked, and served."""
+
+from __future__ import annotations
+
+import shutil
+from http import HTTPStatus
+from pathlib import Path
+
+import orjson
+import pytest
+
+from kyber.errors import ModelArtifactError
+from kyber.model_source import split_s3_uri
+from kyber.registry import get_registry
+from kyber.settings import Settings, SettingsError, get_settings
+from tests.sample_events import load_event
+
+BUCKET = "kyber-models"
+PREFIX = "releases/2026-11-26/"
+
+
+def upload(s3, folder: Path, prefix: str = PREFIX) -> None:
+    for path in folder.iterdir():
+        s3.upload_file(str(path), BUCKET, prefix + path.name)
+
+
+@pytest.fixture
+def model_bucket(s3, models_dir, tmp_path, monkeypatch):
+    """A bucket holding a built models folder, and the service pointed at it instead of the layer."""
+    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    monkeypatch.setenv("KYBER_MODEL_SOURCE", f"s3://{BUCKET}/{PREFIX}")
+    monkeypatch.setenv("KYBER_DOWNLOAD_DIR", str(tmp_path / "downloaded"))
+    monkeypatch.setenv("KYBER_MODELS_DIR", str(tmp_path / "no-models-layer"))
+    get_settings.cache_clear()
+    get_registry.cache_clear()
+    return s3
+
+
+@pytest.mark.parametrize("endpoint", ["sklearn", "pytorch", "astromech"])
+def test_models_fetched_from_s3_answer_as_the_models_layer(
+    model_bucket, built_models, handler_module, lambda_context, monkeypatch, endpoint
+):
+    # Given the built models uploaded to the model source
+    upload(model_bucket, built_models)
+    event_name = "astromech_pytorch_batch.json" if endpoint == "astromech" else f"{endpoint}_batch.json"
+    # When the endpoint starts cold and serves from S3, and then again from the models layer
+    from_s3 = handler_module(endpoint).lambda_handler(load_event(event_name), lambda_context)
+    monkeypatch.setenv("KYBER_MODEL_SOURCE", "")
+    monkeypatch.setenv("KYBER_MODELS_DIR", str(built_models))
+    get_settings.cache_clear()
+    get_registry.cache_clear()
+    from_layer = handler_module(endpoint).lambda_handler(load_event(event_name), lambda_context)
+    # Then both answers are the same
+    assert from_s3["statusCode"] == HTTPStatus.OK
+    assert from_s3["body"] == from_layer["body"]
+
+
+def test_cold_start_fetches_every_listed_file_once_and_logs_it(
+    model_bucket, built_models, tmp_path, handler_module, capfd
+):
+    # Given the built models in the model source
+    upload(model_bucket, built_models)
+    # When a function starts cold
+    handler = handler_module("astromech")
+    # Then every file the manifest lists is in the download folder, and the fetch was logged once
+    assert handler.registry.models_dir == tmp_path / "downloaded"
+    assert sorted(path.name for path in handler.registry.models_dir.iterdir()) == sorted(
+        path.name for path in built_models.iterdir()
+    )
+    log = capfd.readouterr().out
+    assert log.count('"message":"models fetched"') == 1
+    assert f'"source":"s3://{BUCKET}/{PREFIX}"' in log
+
+
+def test_tampered_model_in_s3_is_refused(model_bucket, built_models, tmp_path):
+    # Given an upload whose ONNX file differs from what the manifest says
+    tampered = tmp_path / "tampered"
+    shutil.copytree(built_models, tampered)
+    with (tampered / "sklearn.onnx").open("ab") as onnx_file:
+        onnx_file.write(b"\0")
+    upload(model_bucket, tampered)
+    # When the model is loaded, then it is refused
+    with pytest.raises(ModelArtifactError, match=r"sklearn\.onnx has sha256"):
+        get_registry().get("sklearn")
+
+
+def test_missing_prefix_is_a_clear_cold_start_error(model_bucket):
+    with pytest.raises(ModelArtifactError, match=rf"cannot fetch s3://{BUCKET}/{PREFIX}manifest\.json"):
+        get_registry()
+
+
+def test_manifest_naming_a_path_outside_the_folder_is_refused(model_bucket, built_models, tmp_path):
+    hostile = tmp_path / "hostile"
+    shutil.copytree(built_models, hostile)
+    manifest = orjson.loads((hostile / "manifest.json").read_bytes())
+    manifest["models"]["sklearn"]["file"] = "../../escape.onnx"
+    (hostile / "manifest.json").write_bytes(orjson.dumps(manifest))
+    upload(model_bucket, hostile)
+    with pytest.raises(ModelArtifactError, match="not a plain file name"):
+        get_registry()
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("s3://bucket/models/v2/", ("bucket", "models/v2/")),
+        ("s3://bucket/models/v2", ("bucket", "models/v2/")),
+        ("s3://bucket", ("bucket", "")),
+        ("s3://bucket/", ("bucket", "")),
+    ],
+)
+def test_s3_uri_is_split_into_bucket_and_prefix(uri, expected):
+    assert split_s3_uri(uri) == expected
+
+
+@pytest.mark.parametrize("uri", ["s3://", "s3:///models/"])
+def test_s3_uri_without_bucket_is_refused(uri):
+    with pytest.raises(ModelArtifactError, match="s3://bucket/prefix/"):
+        split_s3_uri(uri)
+
+
+def test_model_source_that_is_not_s3_is_a_settings_error():
+    with pytest.raises(SettingsError, match="KYBER_MODEL_SOURCE"):
+        Settings.from_environ({"KYBER_MODEL_SOURCE": "https://example.com/models/"})
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "many"])
+def test_bad_row_limit_is_a_settings_error(value):
+    with pytest.raises(SettingsError, match="KYBER_MAX_ROWS"):
+        Settings.from_environ({"KYBER_MAX_ROWS": value})
