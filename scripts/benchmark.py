@@ -147,7 +147,7 @@ def request_latency(rows: int, repeats: int) -> None:
 
 
 def over_http(url: str | None, requests: int) -> None:
-    from tests.local_api import post, start_local_api
+    from tests.local_api import post_ok, start_local_api
 
     api = None
     if url is None:
@@ -163,7 +163,7 @@ def over_http(url: str | None, requests: int) -> None:
             body = json.dumps(
                 {"model": "sklearn", "crystalData": SAMPLE} if endpoint == "astromech" else {"crystalData": SAMPLE}
             )
-            request = partial(post, f"{url}/{endpoint}", body)
+            request = partial(post_ok, f"{url}/{endpoint}", body)
             first = median_seconds(request, 1)
             warm = median_seconds(request, requests)
             print(

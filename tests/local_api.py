@@ -6,6 +6,7 @@ Used by the integration tests and by the benchmark.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -45,6 +46,13 @@ def post(url: str, body: str | bytes | None, timeout: float = 60) -> HttpAnswer:
     return HttpAnswer(status=status, body=json.loads(raw), content_type=content_type)
 
 
+def post_ok(url: str, body: str) -> HttpAnswer:
+    answer = post(url, body)
+    if answer.status != 200:
+        raise LocalApiError(f"POST {url} answered {answer.status}: {answer.body}")
+    return answer
+
+
 def port_is_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         return probe.connect_ex(("127.0.0.1", port)) != 0
@@ -54,6 +62,12 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def sam_environment() -> dict[str, str]:
+    """This process's environment minus the service's own settings: SAM CLI would hand a shell
+    value of any variable the template declares to the function, overriding the template."""
+    return {name: value for name, value in os.environ.items() if not name.startswith(("KYBER_", "POWERTOOLS_"))}
 
 
 def container_ids() -> set[str]:
@@ -88,6 +102,7 @@ class LocalApi:
                     "--skip-pull-image",
                 ],
                 cwd=self.project,
+                env=sam_environment(),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

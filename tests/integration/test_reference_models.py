@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import REFERENCE_MODELS, REPO
 from tests.integration.conftest import start_local_api
-from tests.local_api import LocalApi, post
+from tests.local_api import LocalApi, post, sam_environment
 
 pytestmark = [
     pytest.mark.integration,
@@ -31,7 +31,7 @@ def swapped_api(emulator_containers, tmp_path_factory) -> Iterator[LocalApi]:
     for name in DELIVERED_FILES:
         shutil.copyfile(REFERENCE_MODELS / name, project / "layers" / "models" / "artifacts" / name)
     # When it is rebuilt and served
-    subprocess.run(["sam", "build"], cwd=project, check=True, capture_output=True, timeout=600)
+    subprocess.run(["sam", "build"], cwd=project, env=sam_environment(), check=True, capture_output=True, timeout=600)
     api = start_local_api(project, project / "start-api.log")
     try:
         yield api

@@ -8,6 +8,7 @@ import subprocess
 import pytest
 
 from tests.conftest import REPO
+from tests.local_api import sam_environment
 from tests.sample_events import EXPECTED_STATUS, endpoint_of
 
 pytestmark = pytest.mark.integration
@@ -29,6 +30,7 @@ def test_sam_local_invoke_gives_the_events_status(emulator_containers, name):
             "--skip-pull-image",
         ],
         cwd=REPO,
+        env=sam_environment(),
         capture_output=True,
         text=True,
         timeout=180,
