@@ -7,7 +7,6 @@ same argmax), or the build fails and writes nothing.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import platform
 import shutil
@@ -35,6 +34,7 @@ from sklearn.linear_model import LogisticRegression
 
 from crystal_mlp import CrystalMLP
 from kyber.labels import read_labels
+from kyber.registry import sha256_of
 
 MANIFEST_FORMAT = 1
 FEATURE_COUNT = 4
@@ -76,10 +76,6 @@ class Parity:
             "argmax_identical": self.argmax_identical,
             "tolerance": PARITY_TOLERANCE,
         }
-
-
-def sha256_of(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def load_sklearn_model(path: Path) -> LogisticRegression:

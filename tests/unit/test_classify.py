@@ -6,31 +6,18 @@ import base64
 import json
 import shutil
 from http import HTTPStatus
-from pathlib import Path
 
-import joblib
 import numpy as np
 import pytest
-import torch
 
 from build_models_layer import build_models_layer
-from crystal_mlp import CrystalMLP
 from kyber.registry import get_registry
 from kyber.settings import get_settings
 from tests.conftest import DEFAULT_ARTIFACTS
+from tests.native_models import native_probabilities
 from tests.sample_events import json_event, load_event, proxy_event
 
 DEFAULT_LABELS = ["blue", "green", "yellow"]
-
-
-def native_scores(model: str, rows: list[list[float]], artifacts: Path = DEFAULT_ARTIFACTS) -> np.ndarray:
-    """What the ML team's own library says for these rows."""
-    if model == "sklearn":
-        return joblib.load(artifacts / "sklearn.model").predict_proba(np.array(rows, dtype=np.float64))
-    network = CrystalMLP()
-    network.load_state_dict(torch.load(artifacts / "pytorch.model", weights_only=True))
-    with torch.no_grad():
-        return network(torch.tensor(rows, dtype=torch.float32)).double().numpy()
 
 
 TOLERANCE = {"sklearn": 1e-12, "pytorch": 1e-6}
@@ -50,7 +37,9 @@ def test_model_endpoint_answers_native_scores(invoke, model, size):
     assert len(answer.body["prediction"]) == len(answer.body["scores"]) == len(rows)
     scores = np.array([[row[label] for label in DEFAULT_LABELS] for row in answer.body["scores"]])
     assert [list(row) for row in answer.body["scores"]] == [DEFAULT_LABELS] * len(rows)
-    np.testing.assert_allclose(scores, native_scores(model, rows), rtol=0, atol=TOLERANCE[model])
+    np.testing.assert_allclose(
+        scores, native_probabilities(model, DEFAULT_ARTIFACTS, rows), rtol=0, atol=TOLERANCE[model]
+    )
     assert answer.body["prediction"] == [DEFAULT_LABELS[i] for i in scores.argmax(axis=1)]
 
 

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import onnx
 import onnxruntime
@@ -23,6 +22,7 @@ from sklearn.linear_model import LogisticRegression
 import build_models_layer
 from build_models_layer import ModelContractError, ParityError
 from crystal_mlp import CrystalMLP
+from tests.native_models import native_probabilities
 
 OnnxProbabilities = Callable[[Path, str, np.ndarray], np.ndarray]
 
@@ -35,16 +35,6 @@ def fresh_rows() -> np.ndarray:
     """Rows the build's probe set never saw: another seed, a wider range, and the droids' small values."""
     rng = np.random.default_rng(90_210)
     return np.vstack([rng.uniform(-5.0, 15.0, size=(2_000, 4)), rng.uniform(0.0, 1.0, size=(500, 4))])
-
-
-def native_sklearn_probabilities(source: Path, rows: np.ndarray) -> np.ndarray:
-    return np.asarray(joblib.load(source / "sklearn.model").predict_proba(rows))
-
-
-def native_pytorch_probabilities(source: Path, rows: np.ndarray) -> np.ndarray:
-    model = CrystalMLP.from_state_dict(torch.load(source / "pytorch.model", weights_only=True))
-    with torch.no_grad():
-        return np.asarray(model(torch.from_numpy(rows.astype(np.float32))).numpy())
 
 
 def test_given_default_artifacts_when_built_then_out_holds_exactly_the_layer_files(
@@ -138,7 +128,7 @@ def test_given_the_built_sklearn_onnx_when_run_on_fresh_rows_then_it_gives_sciki
     default_layer: Path, default_artifacts: Path, onnx_probabilities: OnnxProbabilities
 ) -> None:
     rows = fresh_rows()
-    native = native_sklearn_probabilities(default_artifacts, rows)
+    native = native_probabilities("sklearn", default_artifacts, rows)
     exported = onnx_probabilities(default_layer, "sklearn", rows)
     assert exported.dtype == np.float64
     assert np.max(np.abs(exported - native)) <= 1e-12
@@ -149,7 +139,7 @@ def test_given_the_built_pytorch_onnx_when_run_on_fresh_rows_then_it_gives_pytor
     default_layer: Path, default_artifacts: Path, onnx_probabilities: OnnxProbabilities
 ) -> None:
     rows = fresh_rows()
-    native = native_pytorch_probabilities(default_artifacts, rows)
+    native = native_probabilities("pytorch", default_artifacts, rows)
     exported = onnx_probabilities(default_layer, "pytorch", rows)
     assert exported.shape == (rows.shape[0], 3)
     assert np.max(np.abs(exported.astype(np.float64) - native.astype(np.float64))) <= 1e-6
