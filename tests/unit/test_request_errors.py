@@ -234,3 +234,13 @@ def test_default_limit_is_ten_thousand_rows(invoke):
     assert over.status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
     assert over.body["limit"] == 10_000
     assert at.status == HTTPStatus.OK
+
+
+def test_route_the_function_does_not_serve_is_a_json_404(invoke):
+    # Given an event for a path the function has no route for
+    event = proxy_event("sklearn", body_for("sklearn", json.dumps([ROW])))
+    event["path"] = event["resource"] = "/sklearn/v2"
+    # When it reaches the handler, then the answer is a JSON 404 naming the routes
+    answer = invoke("sklearn", event)
+    assert answer.status == HTTPStatus.NOT_FOUND
+    assert answer.body == {"message": "no such route; POST /sklearn, /pytorch or /astromech"}
