@@ -33,6 +33,7 @@ def create_resolver() -> APIGatewayRestResolver:
 
     @app.not_found
     def unknown_route(_: Exception) -> Response[str]:
+        metrics.add_metric(name="RequestsRejected", unit=MetricUnit.Count, value=1)
         return error_response(HTTPStatus.NOT_FOUND, {"message": "no such route; POST /sklearn, /pytorch or /astromech"})
 
     @app.exception_handler(ServiceError)
