@@ -68,6 +68,9 @@ class Parity:
     rows: int
     max_abs_diff: float
     argmax_identical: bool
+    # The largest |value| probed: scores were finite and matched up to here, which the service
+    # uses to tell values too large for the model (a 422) from a model that fails (a 500).
+    max_abs_input: float
 
     def as_manifest(self) -> dict[str, Any]:
         return {
@@ -75,6 +78,7 @@ class Parity:
             "max_abs_diff": self.max_abs_diff,
             "argmax_identical": self.argmax_identical,
             "tolerance": PARITY_TOLERANCE,
+            "max_abs_input": self.max_abs_input,
         }
 
 
@@ -176,7 +180,7 @@ def describe_session(name: str, session: onnxruntime.InferenceSession, labels: t
     return {"input_name": inputs[0].name, "input_dtype": dtype, "probabilities_output": PROBABILITIES_OUTPUT}
 
 
-def measure_parity(name: str, native: np.ndarray, exported: np.ndarray) -> Parity:
+def measure_parity(name: str, rows: np.ndarray, native: np.ndarray, exported: np.ndarray) -> Parity:
     if native.shape != exported.shape:
         raise ParityError(f"{name}: ONNX gives shape {exported.shape}, the native model {native.shape}")
     difference = np.abs(native.astype(np.float64) - exported.astype(np.float64))
@@ -188,7 +192,12 @@ def measure_parity(name: str, native: np.ndarray, exported: np.ndarray) -> Parit
             f"max |dp| = {max_abs_diff:.3g} (tolerance {PARITY_TOLERANCE:g}), "
             f"{mismatched} rows with a different argmax"
         )
-    return Parity(rows=native.shape[0], max_abs_diff=max_abs_diff, argmax_identical=True)
+    return Parity(
+        rows=native.shape[0],
+        max_abs_diff=max_abs_diff,
+        argmax_identical=True,
+        max_abs_input=float(np.max(np.abs(rows))),
+    )
 
 
 def _compile_model(
@@ -207,7 +216,7 @@ def _compile_model(
     description = describe_session(name, session, labels)
     rows = probe.astype(np.float64 if description["input_dtype"] == "float64" else np.float32)
     (exported,) = session.run([PROBABILITIES_OUTPUT], {description["input_name"]: rows})
-    parity = measure_parity(name, native_probabilities(rows), np.asarray(exported))
+    parity = measure_parity(name, rows, native_probabilities(rows), np.asarray(exported))
     source_file = source / SOURCE_FILES[name]
     return {
         "file": onnx_path.name,

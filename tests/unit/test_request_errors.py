@@ -244,3 +244,28 @@ def test_route_the_function_does_not_serve_is_a_json_404(invoke):
     answer = invoke("sklearn", event)
     assert answer.status == HTTPStatus.NOT_FOUND
     assert answer.body == {"message": "no such route; POST /sklearn, /pytorch or /astromech"}
+
+
+@pytest.mark.parametrize(("endpoint", "value"), [("sklearn", "1e100"), ("pytorch", "1e30"), ("astromech", "-1e300")])
+def test_huge_but_scorable_values_are_served(invoke, endpoint, value):
+    answer = invoke(endpoint, proxy_event(endpoint, body_for(endpoint, f"[[0, 0, 0, {value}]]")))
+    assert answer.status == HTTPStatus.OK
+    assert len(answer.body["prediction"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "value", "model"),
+    [("pytorch", "1e39", "pytorch"), ("sklearn", "1.7e308", "sklearn"), ("astromech", "-1.7e308", "sklearn")],
+)
+def test_values_too_large_for_the_models_arithmetic_are_422_naming_the_rows(invoke, endpoint, value, model):
+    # Given finite values the model's own library cannot score either (float32 overflow for PyTorch)
+    crystal_data = f"[[5.1, 3.5, 1.4, 0.2], [0, 0, 0, {value}], [0, 0, {value}, 0]]"
+    # When they are sent, then the rows are named, not a server error
+    answer = invoke(endpoint, proxy_event(endpoint, body_for(endpoint, crystal_data)))
+    assert answer.status == HTTPStatus.UNPROCESSABLE_ENTITY
+    problem = f"the {model} model has no finite scores for values this large"
+    assert answer.body == {
+        "message": f"crystalData has 2 rows the {model} model cannot score",
+        "errors": [{"row": 1, "error": problem}, {"row": 2, "error": problem}],
+        "errorCount": 2,
+    }

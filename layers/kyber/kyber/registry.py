@@ -18,9 +18,10 @@ import onnxruntime as ort
 import orjson
 from aws_lambda_powertools import Logger
 
-from kyber.errors import ModelArtifactError, ModelFailureError
+from kyber.errors import CrystalBatchError, ModelArtifactError, ModelFailureError
 from kyber.labels import LabelsFileError, read_labels
 from kyber.settings import get_settings
+from kyber.validation import MAX_REPORTED_PROBLEMS
 
 MANIFEST_FILE = "manifest.json"
 MANIFEST_FORMAT = 1
@@ -62,13 +63,16 @@ class CrystalModel:
     input_name: str
     input_dtype: np.dtype[Any]
     output_name: str
+    # The build checked this model's scores against its native library for |values| up to here.
+    verified_magnitude: float
 
     def predict_proba(self, batch: np.ndarray) -> np.ndarray:
-        """Scores of shape (rows, labels); a failing or misbehaving model is a ModelFailureError."""
+        """Scores of shape (rows, labels). Rows the model cannot score because their values lie beyond
+        what it was verified on are a CrystalBatchError; any other misbehaviour is a ModelFailureError."""
+        with np.errstate(over="ignore"):  # a double beyond float32 becomes inf: reported below, by row
+            features = batch.astype(self.input_dtype, copy=False)
         try:
-            (scores,) = self.session.run(
-                [self.output_name], {self.input_name: batch.astype(self.input_dtype, copy=False)}
-            )
+            (scores,) = self.session.run([self.output_name], {self.input_name: features})
         except Exception as exc:
             raise ModelFailureError(f"model {self.name} failed to predict") from exc
         scores = np.asarray(scores, dtype=np.float64)
@@ -76,9 +80,24 @@ class CrystalModel:
             raise ModelFailureError(
                 f"model {self.name} returned shape {scores.shape} for {len(batch)} rows and {len(self.labels)} labels"
             )
-        if not np.isfinite(scores).all():
-            raise ModelFailureError(f"model {self.name} returned non-finite scores")
+        unscored = np.flatnonzero(~np.isfinite(scores).all(axis=1))
+        if unscored.size:
+            self._reject_unscored(batch, unscored)
         return scores
+
+    def _reject_unscored(self, batch: np.ndarray, unscored: np.ndarray) -> None:
+        # Values a double holds can still overflow the model's arithmetic (float32 for PyTorch):
+        # the native model gives no scores for them either.
+        beyond = np.abs(batch[unscored]).max(axis=1) > self.verified_magnitude
+        if not beyond.all():
+            raise ModelFailureError(f"model {self.name} returned non-finite scores for values it was verified on")
+        problem = f"the {self.name} model has no finite scores for values this large"
+        rows = "row" if unscored.size == 1 else "rows"
+        raise CrystalBatchError(
+            f"crystalData has {unscored.size} {rows} the {self.name} model cannot score",
+            errors=[{"row": int(row), "error": problem} for row in unscored[:MAX_REPORTED_PROBLEMS]],
+            errorCount=int(unscored.size),
+        )
 
 
 class ModelRegistry:
@@ -124,6 +143,7 @@ class ModelRegistry:
             input_name=entry["input_name"],
             input_dtype=np.dtype(entry["input_dtype"]),
             output_name=entry["probabilities_output"],
+            verified_magnitude=float(entry["parity"]["max_abs_input"]),
         )
         logger.info(
             "model loaded",
