@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import onnxruntime as ort
@@ -85,7 +85,7 @@ class CrystalModel:
             self._reject_unscored(batch, unscored)
         return scores
 
-    def _reject_unscored(self, batch: np.ndarray, unscored: np.ndarray) -> None:
+    def _reject_unscored(self, batch: np.ndarray, unscored: np.ndarray) -> NoReturn:
         # Values a double holds can still overflow the model's arithmetic (float32 for PyTorch):
         # the native model gives no scores for them either.
         beyond = np.abs(batch[unscored]).max(axis=1) > self.verified_magnitude
