@@ -103,12 +103,13 @@ def test_models_load_once_per_container_and_stay_cached(api_url, local_api):
     # Given many requests to every endpoint and both of /astromech's models
     for _ in range(15):
         for endpoint, model in [
-            ("sklearn", "x"),
-            ("pytorch", "x"),
-            ("astromech", '"sklearn"'),
-            ("astromech", '"pytorch"'),
+            ("sklearn", None),
+            ("pytorch", None),
+            ("astromech", "sklearn"),
+            ("astromech", "pytorch"),
         ]:
-            answer = post(f"{api_url}/{endpoint}", crystal_body(endpoint, "[[5.1, 3.5, 1.4, 0.2]]", model))
+            payload = {"crystalData": [ROW]} | ({"model": model} if model else {})
+            answer = post(f"{api_url}/{endpoint}", json.dumps(payload))
             assert answer.status == HTTPStatus.OK
     # Then each function loaded each of its models once, and reported one cold start
     logs = local_api.json_logs()
