@@ -34,7 +34,7 @@ from sklearn.linear_model import LogisticRegression
 
 from crystal_mlp import CrystalMLP
 from kyber.labels import read_labels
-from kyber.registry import sha256_of
+from kyber.registry import session_options, sha256_of
 
 MANIFEST_FORMAT = 1
 FEATURE_COUNT = 4
@@ -159,10 +159,7 @@ def probe_features(probe_rows: int) -> np.ndarray:
 
 
 def onnx_session(path: Path) -> onnxruntime.InferenceSession:
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return onnxruntime.InferenceSession(str(path), session_options(), providers=["CPUExecutionProvider"])
 
 
 def describe_session(name: str, session: onnxruntime.InferenceSession, labels: tuple[str, ...]) -> dict[str, str]:

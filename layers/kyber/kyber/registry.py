@@ -44,7 +44,8 @@ def _verified_file(models_dir: Path, entry: dict[str, Any]) -> Path:
     return path
 
 
-def _session_options() -> ort.SessionOptions:
+def session_options() -> ort.SessionOptions:
+    """How the service runs every model; the build checks parity under the same options."""
     options = ort.SessionOptions()
     # One request at a time per execution environment: extra threads only add spin-up cost.
     options.intra_op_num_threads = 1
@@ -135,7 +136,7 @@ class ModelRegistry:
         entry = self.manifest["models"][name]
         started = time.perf_counter()
         path = _verified_file(self.models_dir, entry)
-        session = ort.InferenceSession(path, sess_options=_session_options(), providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(path, sess_options=session_options(), providers=["CPUExecutionProvider"])
         model = CrystalModel(
             name=name,
             labels=self.labels,
