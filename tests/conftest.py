@@ -93,14 +93,21 @@ def s3() -> Iterator[Any]:
         yield boto3.client("s3", region_name=TEST_ENVIRONMENT["AWS_DEFAULT_REGION"])
 
 
-@pytest.fixture
-def models_dir(built_models: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def configure_service(monkeypatch: pytest.MonkeyPatch, **variables: str) -> None:
+    """Set the service's environment variables and forget the settings and models read before,
+    as a new execution environment would."""
     from kyber.registry import get_registry
     from kyber.settings import get_settings
 
-    monkeypatch.setenv("KYBER_MODELS_DIR", str(built_models))
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
     get_settings.cache_clear()
     get_registry.cache_clear()
+
+
+@pytest.fixture
+def models_dir(built_models: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    configure_service(monkeypatch, KYBER_MODELS_DIR=str(built_models))
     return built_models
 
 

@@ -47,5 +47,11 @@ def proxy_event(endpoint: str, body: str | None, *, base64: bool = False) -> dic
     return event
 
 
+def body_for(endpoint: str, crystal_data_json: str, model: str = "sklearn") -> str:
+    """A raw body carrying crystalData exactly as written, and for /astromech the model's name."""
+    model_field = f'"model": "{model}", ' if endpoint == "astromech" else ""
+    return "{" + model_field + '"crystalData": ' + crystal_data_json + "}"
+
+
 def json_event(endpoint: str, payload: Any) -> dict[str, Any]:
     return proxy_event(endpoint, json.dumps(payload))

@@ -10,20 +10,15 @@ from pathlib import Path
 import pytest
 
 from tests import local_api as local_api_harness
-from tests.conftest import REPO
+from tests.conftest import REPO, configure_service
 from tests.local_api import LocalApi, LocalApiError, container_ids
 
 
 @pytest.fixture
 def models_dir(monkeypatch: pytest.MonkeyPatch) -> Path:
     """In-process handlers here use the models `sam build` produced, as the emulator does."""
-    from kyber.registry import get_registry
-    from kyber.settings import get_settings
-
     built = REPO / ".aws-sam" / "build" / "ModelsLayer" / "models"
-    monkeypatch.setenv("KYBER_MODELS_DIR", str(built))
-    get_settings.cache_clear()
-    get_registry.cache_clear()
+    configure_service(monkeypatch, KYBER_MODELS_DIR=str(built))
     return built
 
 

@@ -9,16 +9,12 @@ from http import HTTPStatus
 import pytest
 
 from tests.local_api import post
-from tests.sample_events import EXPECTED_STATUS, endpoint_of, load_event
+from tests.sample_events import EXPECTED_STATUS, body_for, endpoint_of, load_event
 
 pytestmark = pytest.mark.integration
 
 ENDPOINTS = ["sklearn", "pytorch", "astromech"]
 ROW = [5.1, 3.5, 1.4, 0.2]
-
-
-def crystal_body(endpoint: str, crystal_data: str, model: str = '"pytorch"') -> str:
-    return "{" + (f'"model": {model}, ' if endpoint == "astromech" else "") + f'"crystalData": {crystal_data}' + "}"
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_STATUS))
@@ -37,8 +33,10 @@ def test_http_answer_equals_the_in_process_answer(api_url, invoke, name):
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 def test_single_and_batch_over_http(api_url, endpoint):
-    single = post(f"{api_url}/{endpoint}", crystal_body(endpoint, "[[0.92, 0.12, 0.31, 0.09]]"))
-    batch = post(f"{api_url}/{endpoint}", crystal_body(endpoint, json.dumps([ROW, [6.2, 2.9, 4.3, 1.3]] * 50)))
+    single = post(f"{api_url}/{endpoint}", body_for(endpoint, "[[0.92, 0.12, 0.31, 0.09]]", model="pytorch"))
+    batch = post(
+        f"{api_url}/{endpoint}", body_for(endpoint, json.dumps([ROW, [6.2, 2.9, 4.3, 1.3]] * 50), model="pytorch")
+    )
     assert single.status == batch.status == HTTPStatus.OK
     assert len(single.body["prediction"]) == 1
     assert len(batch.body["prediction"]) == len(batch.body["scores"]) == 100
@@ -89,7 +87,7 @@ def test_bad_model_is_400_before_any_data_check(api_url, model, crystal_data):
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 def test_too_many_rows_is_413_over_http(api_url, endpoint):
-    answer = post(f"{api_url}/{endpoint}", crystal_body(endpoint, json.dumps([ROW] * 10_001)))
+    answer = post(f"{api_url}/{endpoint}", body_for(endpoint, json.dumps([ROW] * 10_001), model="pytorch"))
     assert answer.status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
     assert answer.body == {
         "message": "crystalData has 10001 rows; the limit is 10000 rows per request",

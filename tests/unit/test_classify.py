@@ -11,9 +11,7 @@ import numpy as np
 import pytest
 
 from build_models_layer import build_models_layer
-from kyber.registry import get_registry
-from kyber.settings import get_settings
-from tests.conftest import DEFAULT_ARTIFACTS
+from tests.conftest import DEFAULT_ARTIFACTS, configure_service
 from tests.native_models import native_probabilities
 from tests.sample_events import json_event, load_event, proxy_event
 
@@ -95,9 +93,7 @@ def test_labels_come_from_the_labels_file(tmp_path, monkeypatch, invoke):
     shutil.copytree(DEFAULT_ARTIFACTS, source)
     (source / "output_labels.txt").write_text("['sapphire', 'emerald', 'topaz']\n")
     build_models_layer(source, tmp_path / "models", probe_rows=1000)
-    monkeypatch.setenv("KYBER_MODELS_DIR", str(tmp_path / "models"))
-    get_settings.cache_clear()
-    get_registry.cache_clear()
+    configure_service(monkeypatch, KYBER_MODELS_DIR=str(tmp_path / "models"))
     # When a droid asks /pytorch
     answer = invoke("pytorch", load_event("pytorch_batch.json"))
     # Then the answer speaks the file's labels, in its order

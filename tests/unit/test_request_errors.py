@@ -7,16 +7,11 @@ from http import HTTPStatus
 
 import pytest
 
-from kyber.settings import get_settings
-from tests.sample_events import json_event, proxy_event
+from tests.conftest import configure_service
+from tests.sample_events import body_for, json_event, proxy_event
 
 ENDPOINTS = ["sklearn", "pytorch", "astromech"]
 ROW = [5.1, 3.5, 1.4, 0.2]
-
-
-def body_for(endpoint: str, crystal_data_json: str) -> str:
-    model = '"model": "sklearn", ' if endpoint == "astromech" else ""
-    return "{" + model + '"crystalData": ' + crystal_data_json + "}"
 
 
 UNREADABLE_BODIES = {
@@ -206,8 +201,7 @@ def test_astromech_checks_the_model_before_the_data(invoke, model, crystal_data)
 
 @pytest.fixture
 def max_rows(monkeypatch):
-    monkeypatch.setenv("KYBER_MAX_ROWS", "5")
-    get_settings.cache_clear()
+    configure_service(monkeypatch, KYBER_MAX_ROWS="5")
     return 5
 
 

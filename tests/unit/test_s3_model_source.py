@@ -12,7 +12,8 @@ import pytest
 from kyber.errors import ModelArtifactError
 from kyber.model_source import split_s3_uri
 from kyber.registry import get_registry
-from kyber.settings import Settings, SettingsError, get_settings
+from kyber.settings import Settings, SettingsError
+from tests.conftest import configure_service
 from tests.sample_events import load_event
 
 BUCKET = "kyber-models"
@@ -28,11 +29,12 @@ def upload(s3, folder: Path, prefix: str = PREFIX) -> None:
 def model_bucket(s3, models_dir, tmp_path, monkeypatch):
     """A bucket holding a built models folder, and the service pointed at it instead of the layer."""
     s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-    monkeypatch.setenv("KYBER_MODEL_SOURCE", f"s3://{BUCKET}/{PREFIX}")
-    monkeypatch.setenv("KYBER_DOWNLOAD_DIR", str(tmp_path / "downloaded"))
-    monkeypatch.setenv("KYBER_MODELS_DIR", str(tmp_path / "no-models-layer"))
-    get_settings.cache_clear()
-    get_registry.cache_clear()
+    configure_service(
+        monkeypatch,
+        KYBER_MODEL_SOURCE=f"s3://{BUCKET}/{PREFIX}",
+        KYBER_DOWNLOAD_DIR=str(tmp_path / "downloaded"),
+        KYBER_MODELS_DIR=str(tmp_path / "no-models-layer"),
+    )
     return s3
 
 
@@ -45,10 +47,7 @@ def test_models_fetched_from_s3_answer_as_the_models_layer(
     event_name = "astromech_pytorch_batch.json" if endpoint == "astromech" else f"{endpoint}_batch.json"
     # When the endpoint starts cold and serves from S3, and then again from the models layer
     from_s3 = handler_module(endpoint).lambda_handler(load_event(event_name), lambda_context)
-    monkeypatch.setenv("KYBER_MODEL_SOURCE", "")
-    monkeypatch.setenv("KYBER_MODELS_DIR", str(built_models))
-    get_settings.cache_clear()
-    get_registry.cache_clear()
+    configure_service(monkeypatch, KYBER_MODEL_SOURCE="", KYBER_MODELS_DIR=str(built_models))
     from_layer = handler_module(endpoint).lambda_handler(load_event(event_name), lambda_context)
     # Then both answers are the same
     assert from_s3["statusCode"] == HTTPStatus.OK
