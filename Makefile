@@ -1,6 +1,7 @@
 # Kyber crystal classifier: the commands the README names.
 #   make serve   set up, build and serve the API on http://127.0.0.1:3000 (sam local start-api)
 #   make test    set up, build, then lint, unit and integration tests
+#   make load    set up, build, then a bounded load run through sam local start-api
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -23,15 +24,17 @@ export AWS_SECRET_ACCESS_KEY ?= kyber-local
 export AWS_DEFAULT_REGION ?= eu-west-1
 export AWS_MAX_ATTEMPTS ?= 1
 
-.PHONY: help setup emulator build serve test lint unit integration benchmark train clean
+.PHONY: help setup emulator build serve test lint unit integration benchmark load train clean
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
 
-$(VENV)/.installed: requirements/dev.txt
+# scripts/patch_sam_cli.py fixes two defects of SAM CLI 1.170.0's emulator in this venv (README).
+$(VENV)/.installed: requirements/dev.txt scripts/patch_sam_cli.py
 	python3 -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --upgrade pip
 	$(PYTHON) -m pip install --quiet -r requirements/dev.txt
+	$(PYTHON) scripts/patch_sam_cli.py
 	touch $@
 
 setup: $(VENV)/.installed emulator
@@ -62,6 +65,9 @@ test: lint setup build
 
 benchmark: setup build
 	$(PYTHON) -m scripts.benchmark --http
+
+load: setup build
+	$(PYTHON) -m scripts.load
 
 train: $(VENV)/.installed
 	$(PYTHON) layers/models/train_default_models.py --out layers/models/artifacts

@@ -147,7 +147,7 @@ def request_latency(rows: int, repeats: int) -> None:
 
 
 def over_http(url: str | None, requests: int) -> None:
-    from tests.local_api import post_ok, start_local_api
+    from scripts.local_api import post_ok, start_local_api
 
     api = None
     if url is None:

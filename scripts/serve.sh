@@ -18,5 +18,5 @@ if [[ -n $stopped ]]; then # woken by the signal: let SAM stop its containers, t
   wait "$sam_pid" || true
   status=0
 fi
-scripts/remove_sam_orphans.sh
+scripts/sam_containers.sh remove >/dev/null
 exit "$status"

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests import local_api as local_api_harness
+from scripts import local_api as local_api_harness
+from scripts.local_api import LocalApi, LocalApiError, container_ids
 from tests.conftest import REPO, configure_service
-from tests.local_api import LocalApi, LocalApiError, container_ids
 
 
 @pytest.fixture
@@ -40,6 +40,12 @@ def start_local_api(project: Path, log_path: Path) -> LocalApi:
         pytest.fail(str(error))
 
 
+def stop_local_api(api: LocalApi) -> None:
+    """Stop SAM; fail if it left any of the containers it started behind (they are removed all the same)."""
+    left = api.stop()
+    assert not left, f"sam local start-api left containers behind when it stopped: {left}"
+
+
 @pytest.fixture(scope="session")
 def local_api(emulator_containers, tmp_path_factory) -> Iterator[LocalApi | None]:
     """The project's own API under sam local, or None when API_URL names a running one."""
@@ -50,7 +56,7 @@ def local_api(emulator_containers, tmp_path_factory) -> Iterator[LocalApi | None
     try:
         yield api
     finally:
-        api.stop()
+        stop_local_api(api)
 
 
 @pytest.fixture(scope="session")

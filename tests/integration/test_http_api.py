@@ -8,7 +8,7 @@ from http import HTTPStatus
 
 import pytest
 
-from tests.local_api import post
+from scripts.local_api import post
 from tests.sample_events import EXPECTED_STATUS, body_for, endpoint_of, load_event
 
 pytestmark = pytest.mark.integration

@@ -10,9 +10,9 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
+from scripts.local_api import LocalApi, post, sam_environment
 from tests.conftest import REFERENCE_MODELS, REPO
-from tests.integration.conftest import start_local_api
-from tests.local_api import LocalApi, post, sam_environment
+from tests.integration.conftest import start_local_api, stop_local_api
 
 pytestmark = [
     pytest.mark.integration,
@@ -36,7 +36,7 @@ def swapped_api(emulator_containers, tmp_path_factory) -> Iterator[LocalApi]:
     try:
         yield api
     finally:
-        api.stop()
+        stop_local_api(api)
 
 
 @pytest.fixture(scope="module")

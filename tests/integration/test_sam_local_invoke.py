@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
+from scripts.local_api import sam_environment
 from tests.conftest import REPO
-from tests.local_api import sam_environment
 from tests.sample_events import EXPECTED_STATUS, endpoint_of
 
 pytestmark = pytest.mark.integration

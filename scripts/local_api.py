@@ -83,12 +83,15 @@ class LocalApi:
     port: int
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
+    # The project's containers already running when this API started (another API over the same build).
+    others: frozenset[str] = frozenset()
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
+        self.others = frozenset(self._sam_containers("list"))
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 [
@@ -117,17 +120,36 @@ class LocalApi:
         self.stop()
         raise LocalApiError(f"sam local start-api was not ready within {READY_TIMEOUT_S} s:\n{self.log()}")
 
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        # SAM ignores SIGINT when started from a script; SIGTERM makes it stop its containers.
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        subprocess.run(["scripts/remove_sam_orphans.sh", str(self.project)], cwd=REPO, check=True)
+    def stop(self) -> list[str]:
+        """Stop SAM and return the ids of the containers it left behind, which are then removed."""
+        if self.process is None:
+            return []
+        if self.process.poll() is None:
+            # SAM ignores SIGINT when started from a script; SIGTERM makes it stop its containers.
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        left = sorted(self.containers())
+        if left:
+            subprocess.run(["docker", "rm", "-f", *left], capture_output=True, check=True)
+        return left
+
+    def containers(self) -> set[str]:
+        """The ids of the containers this API runs the project's functions in."""
+        return set(self._sam_containers("list")) - self.others
+
+    def _sam_containers(self, action: str) -> list[str]:
+        listing = subprocess.run(
+            ["scripts/sam_containers.sh", action, str(self.project)],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return listing.stdout.split()
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
