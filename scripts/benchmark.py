@@ -21,10 +21,11 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
+from scripts.lambda_events import ENDPOINTS
+
 REPO = Path(__file__).resolve().parent.parent
 BUILT_MODELS = REPO / ".aws-sam" / "build" / "ModelsLayer" / "models"
 ARTIFACTS = REPO / "layers" / "models" / "artifacts"
-ENDPOINTS = ("sklearn", "pytorch", "astromech")
 SAMPLE = [[0.92, 0.12, 0.31, 0.09]]
 
 ENVIRONMENT = {
@@ -32,7 +33,6 @@ ENVIRONMENT = {
     "KYBER_MODELS_DIR": str(BUILT_MODELS),
     "POWERTOOLS_SERVICE_NAME": "kyber-classifier",
     "POWERTOOLS_METRICS_NAMESPACE": "KyberClassifier",
-    "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
     "AWS_DEFAULT_REGION": "eu-west-1",
 }
@@ -41,8 +41,7 @@ ENVIRONMENT = {
 # prints its peak RSS; the wall time around it includes the interpreter's own start.
 SERVICE_PROBE = """
 import json, resource, sys
-from tests.sample_events import load_event
-from tests.conftest import FakeLambdaContext
+from scripts.lambda_events import FakeLambdaContext, load_event
 module = __import__(f"functions.{sys.argv[1]}.app", fromlist=["lambda_handler"])
 name = "astromech_sklearn_single.json" if sys.argv[1] == "astromech" else f"{sys.argv[1]}_single.json"
 assert module.lambda_handler(load_event(name), FakeLambdaContext())["statusCode"] == 200
@@ -109,8 +108,7 @@ def request_latency(rows: int, repeats: int) -> None:
     import torch
 
     from crystal_mlp import CrystalMLP
-    from tests.conftest import FakeLambdaContext
-    from tests.sample_events import json_event
+    from scripts.lambda_events import FakeLambdaContext, json_event
 
     context = FakeLambdaContext()
     batch = np.random.default_rng(7).uniform(0, 8, size=(rows, 4)).round(3).tolist()

@@ -23,9 +23,9 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
+from scripts.lambda_events import ENDPOINTS as ROUTES
 from scripts.local_api import REPO, LocalApi, container_ids, start_local_api
 
-ROUTES = ("sklearn", "pytorch", "astromech")
 REQUEST_TIMEOUT_S = 30
 
 

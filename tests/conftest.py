@@ -6,18 +6,26 @@ import json
 import logging
 import os
 import sys
-import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from scripts.lambda_events import FakeLambdaContext
+
+if TYPE_CHECKING:
+    from kyber.manifest import Manifest
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_ARTIFACTS = REPO / "layers" / "models" / "artifacts"
 REFERENCE_MODELS = REPO.parent / "shared" / "reference-models"
+DEFAULT_LABELS = ["blue", "green", "yellow"]
+# How close the service's scores must be to the native model's: the scikit-learn model is exported
+# in double precision, the PyTorch one computes in single precision.
+NATIVE_TOLERANCE = {"sklearn": 1e-12, "pytorch": 1e-6}
 
 TEST_ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -26,20 +34,8 @@ TEST_ENVIRONMENT = {
     "AWS_DEFAULT_REGION": "eu-west-1",
     "POWERTOOLS_SERVICE_NAME": "kyber-classifier",
     "POWERTOOLS_METRICS_NAMESPACE": "KyberClassifier",
-    "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_LOG_LEVEL": "INFO",
 }
-
-
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "kyber-test"
-    memory_limit_in_mb: int = 1024
-    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:kyber-test"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
 
 
 # Filled by tests/unit/test_deployed_size.py, printed at the end of the run.
@@ -59,13 +55,18 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def built_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The committed default models, exported and checked exactly as `sam build` does."""
+def default_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Manifest]:
+    """The committed default models, exported and checked exactly as `sam build` does: the folder, and
+    the manifest the build returned. Built once per test session."""
     from build_models_layer import build_models_layer
 
     out = tmp_path_factory.mktemp("models-layer") / "models"
-    build_models_layer(DEFAULT_ARTIFACTS, out)
-    return out
+    return out, build_models_layer(DEFAULT_ARTIFACTS, out)
+
+
+@pytest.fixture(scope="session")
+def built_models(default_build: tuple[Path, Manifest]) -> Path:
+    return default_build[0]
 
 
 @pytest.fixture(autouse=True)

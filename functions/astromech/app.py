@@ -1,28 +1,15 @@
-"""POST /astromech: the request's "model" picks the model; each is loaded on its first use."""
+"""POST /astromech: the request's "model" picks the model; every model is verified and loaded during init."""
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from kyber.api import create_resolver, lambda_handler_for
+from kyber.service import endpoint
 
-from kyber.api import create_resolver
-from kyber.registry import get_registry
-from kyber.service import classify_with_chosen_model
-
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
 app = create_resolver()
-registry = get_registry()
+classifier = endpoint()
 
 
 @app.post("/astromech")
-@tracer.capture_method
-def classify_with_chosen() -> dict:
-    return classify_with_chosen_model(app.current_event, registry)
+def classify_with_chosen_model() -> dict:
+    return classifier.classify(app.current_event)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler
-@metrics.log_metrics(capture_cold_start_metric=True)
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return app.resolve(event, context)
+lambda_handler = lambda_handler_for(app)

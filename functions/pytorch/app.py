@@ -1,27 +1,15 @@
-"""POST /pytorch: crystal colours from the PyTorch model, loaded once per execution environment."""
+"""POST /pytorch: crystal colours from the PyTorch model, verified and loaded during init."""
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from kyber.api import create_resolver, lambda_handler_for
+from kyber.service import endpoint
 
-from kyber.api import create_resolver
-from kyber.service import classify, load_model
-
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
 app = create_resolver()
-model = load_model("pytorch")
+classifier = endpoint("pytorch")
 
 
 @app.post("/pytorch")
-@tracer.capture_method
 def classify_with_pytorch() -> dict:
-    return classify(app.current_event, model)
+    return classifier.classify(app.current_event)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler
-@metrics.log_metrics(capture_cold_start_metric=True)
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return app.resolve(event, context)
+lambda_handler = lambda_handler_for(app)

@@ -7,7 +7,6 @@ same argmax), or the build fails and writes nothing.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import shutil
 import sys
@@ -17,7 +16,6 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import joblib
 import numpy as np
@@ -34,9 +32,18 @@ from sklearn.linear_model import LogisticRegression
 
 from crystal_mlp import CrystalMLP
 from kyber.labels import read_labels
-from kyber.registry import session_options, sha256_of
+from kyber.manifest import (
+    LABELS_FILE,
+    MANIFEST_FILE,
+    MANIFEST_FORMAT,
+    FileRef,
+    Manifest,
+    ModelEntry,
+    Parity,
+    session_options,
+    sha256_of,
+)
 
-MANIFEST_FORMAT = 1
 FEATURE_COUNT = 4
 # Largest |dp| allowed between an export and its native model, by the precision the export computes in.
 # Two single-precision evaluations of one network differ by rounding alone: on rows far from the data,
@@ -48,11 +55,17 @@ PROBE_SEED = 4_242
 ONNX_OPSET = 17
 INPUT_NAME = "crystal_data"
 PROBABILITIES_OUTPUT = "probabilities"
-LABELS_FILE = "output_labels.txt"
-MANIFEST_FILE = "manifest.json"
 SOURCE_FILES = {"sklearn": "sklearn.model", "pytorch": "pytorch.model"}
 ONNX_FILES = {"sklearn": "sklearn.onnx", "pytorch": "pytorch.onnx"}
 ONNX_DTYPES = {"tensor(double)": "float64", "tensor(float)": "float32"}
+BUILT_WITH = {
+    "python": platform.python_version(),
+    "scikit-learn": sklearn.__version__,
+    "torch": torch.__version__,
+    "skl2onnx": skl2onnx.__version__,
+    "onnx": onnx.__version__,
+    "onnxruntime": onnxruntime.__version__,
+}
 
 
 class ModelsLayerError(Exception):
@@ -65,26 +78,6 @@ class ModelContractError(ModelsLayerError):
 
 class ParityError(ModelsLayerError):
     """An ONNX export does not reproduce its native model on the probe set."""
-
-
-@dataclass(frozen=True)
-class Parity:
-    rows: int
-    max_abs_diff: float
-    tolerance: float
-    argmax_identical: bool
-    # The largest |value| probed: scores were finite and matched up to here, which the service
-    # uses to tell values too large for the model (a 422) from a model that fails (a 500).
-    max_abs_input: float
-
-    def as_manifest(self) -> dict[str, Any]:
-        return {
-            "rows": self.rows,
-            "max_abs_diff": self.max_abs_diff,
-            "argmax_identical": self.argmax_identical,
-            "tolerance": self.tolerance,
-            "max_abs_input": self.max_abs_input,
-        }
 
 
 def load_sklearn_model(path: Path) -> LogisticRegression:
@@ -199,36 +192,35 @@ def measure_parity(name: str, rows: np.ndarray, native: np.ndarray, exported: np
         rows=native.shape[0],
         max_abs_diff=max_abs_diff,
         tolerance=tolerance,
-        argmax_identical=True,
         max_abs_input=float(np.max(np.abs(rows))),
     )
 
 
-def _compile_model(
-    name: str,
-    source: Path,
-    staging: Path,
-    export: Callable[[Path], None],
-    native_probabilities: Callable[[np.ndarray], np.ndarray],
-    probe: np.ndarray,
-    labels: tuple[str, ...],
-) -> dict[str, Any]:
-    onnx_path = staging / ONNX_FILES[name]
-    export(onnx_path)
-    onnx.checker.check_model(str(onnx_path))
-    session = onnx_session(onnx_path)
-    description = describe_session(name, session, labels)
-    rows = probe.astype(np.float64 if description["input_dtype"] == "float64" else np.float32)
-    (exported,) = session.run([PROBABILITIES_OUTPUT], {description["input_name"]: rows})
-    parity = measure_parity(name, rows, native_probabilities(rows), np.asarray(exported))
-    source_file = source / SOURCE_FILES[name]
-    return {
-        "file": onnx_path.name,
-        "sha256": sha256_of(onnx_path),
-        **description,
-        "source": {"file": source_file.name, "sha256": sha256_of(source_file)},
-        "parity": parity.as_manifest(),
-    }
+@dataclass(frozen=True)
+class NativeModel:
+    """One of the ML team's models: its source file, how to export it and what it natively answers."""
+
+    name: str
+    source: Path
+    export: Callable[[Path], None]
+    probabilities: Callable[[np.ndarray], np.ndarray]
+
+    def compile(self, staging: Path, probe: np.ndarray, labels: tuple[str, ...]) -> ModelEntry:
+        """Export to ONNX in staging and prove the export on the probe rows."""
+        onnx_path = staging / ONNX_FILES[self.name]
+        self.export(onnx_path)
+        onnx.checker.check_model(str(onnx_path))
+        session = onnx_session(onnx_path)
+        description = describe_session(self.name, session, labels)
+        rows = probe.astype(description["input_dtype"])
+        (exported,) = session.run([PROBABILITIES_OUTPUT], {description["input_name"]: rows})
+        return ModelEntry(
+            file=onnx_path.name,
+            sha256=sha256_of(onnx_path),
+            **description,
+            source=FileRef(file=self.source.name, sha256=sha256_of(self.source)),
+            parity=measure_parity(self.name, rows, self.probabilities(rows), np.asarray(exported)),
+        )
 
 
 def _torch_probabilities(model: CrystalMLP) -> Callable[[np.ndarray], np.ndarray]:
@@ -251,18 +243,36 @@ def _install(staging: Path, out: Path) -> None:
     shutil.rmtree(previous, ignore_errors=True)
 
 
-def build_models_layer(source: Path, out: Path, probe_rows: int = DEFAULT_PROBE_ROWS) -> dict[str, Any]:
-    """Export source's native models to ONNX in out, with labels and manifest; return the manifest."""
-    if probe_rows < 0:
-        raise ValueError("probe_rows must not be negative")
-    labels = read_labels(source / LABELS_FILE)
+def native_models(source: Path, labels: tuple[str, ...]) -> list[NativeModel]:
+    """Source's two models, loaded and checked against the service's contract."""
     sklearn_model = load_sklearn_model(source / SOURCE_FILES["sklearn"])
     check_contract("sklearn", int(sklearn_model.n_features_in_), len(sklearn_model.classes_), labels)
     if list(sklearn_model.classes_) != list(range(len(labels))):
         raise ModelContractError(f"sklearn model classes are {list(sklearn_model.classes_)}, not 0..{len(labels) - 1}")
     pytorch_model = load_pytorch_model(source / SOURCE_FILES["pytorch"])
     check_contract("pytorch", pytorch_model.feature_count, pytorch_model.class_count, labels)
+    return [
+        NativeModel(
+            "sklearn",
+            source / SOURCE_FILES["sklearn"],
+            lambda path: export_sklearn(sklearn_model, path),
+            sklearn_model.predict_proba,
+        ),
+        NativeModel(
+            "pytorch",
+            source / SOURCE_FILES["pytorch"],
+            lambda path: export_pytorch(pytorch_model, path),
+            _torch_probabilities(pytorch_model),
+        ),
+    ]
 
+
+def build_models_layer(source: Path, out: Path, probe_rows: int = DEFAULT_PROBE_ROWS) -> Manifest:
+    """Export source's native models to ONNX in out, with labels and manifest; return the manifest."""
+    if probe_rows < 0:
+        raise ValueError("probe_rows must not be negative")
+    labels = read_labels(source / LABELS_FILE)
+    models = native_models(source, labels)
     probe = probe_features(probe_rows)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
@@ -270,44 +280,17 @@ def build_models_layer(source: Path, out: Path, probe_rows: int = DEFAULT_PROBE_
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        models = {
-            "sklearn": _compile_model(
-                "sklearn",
-                source,
-                staging,
-                lambda path: export_sklearn(sklearn_model, path),
-                sklearn_model.predict_proba,
-                probe,
-                labels,
-            ),
-            "pytorch": _compile_model(
-                "pytorch",
-                source,
-                staging,
-                lambda path: export_pytorch(pytorch_model, path),
-                _torch_probabilities(pytorch_model),
-                probe,
-                labels,
-            ),
-        }
-        labels_copy = staging / LABELS_FILE
-        shutil.copyfile(source / LABELS_FILE, labels_copy)
-        manifest: dict[str, Any] = {
-            "format": MANIFEST_FORMAT,
-            "labels": list(labels),
-            "labels_file": {"file": LABELS_FILE, "sha256": sha256_of(labels_copy)},
-            "feature_count": FEATURE_COUNT,
-            "models": models,
-            "built_with": {
-                "python": platform.python_version(),
-                "scikit-learn": sklearn.__version__,
-                "torch": torch.__version__,
-                "skl2onnx": skl2onnx.__version__,
-                "onnx": onnx.__version__,
-                "onnxruntime": onnxruntime.__version__,
-            },
-        }
-        (staging / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        entries = {model.name: model.compile(staging, probe, labels) for model in models}
+        shutil.copyfile(source / LABELS_FILE, staging / LABELS_FILE)
+        manifest = Manifest(
+            format=MANIFEST_FORMAT,
+            labels=labels,
+            labels_file=FileRef(file=LABELS_FILE, sha256=sha256_of(staging / LABELS_FILE)),
+            feature_count=FEATURE_COUNT,
+            models=entries,
+            built_with=BUILT_WITH,
+        )
+        (staging / MANIFEST_FILE).write_text(manifest.to_json(), encoding="utf-8")
         staging.chmod(0o755)
         _install(staging, out)
     except BaseException:
@@ -318,14 +301,14 @@ def build_models_layer(source: Path, out: Path, probe_rows: int = DEFAULT_PROBE_
     return manifest
 
 
-def summary(manifest: dict[str, Any], out: Path, seconds: float) -> str:
-    lines = [f"models layer in {out} ({seconds:.1f} s), labels {manifest['labels']}"]
-    for name, model in manifest["models"].items():
-        parity = model["parity"]
-        size = (out / model["file"]).stat().st_size
+def summary(manifest: Manifest, out: Path, seconds: float) -> str:
+    lines = [f"models layer in {out} ({seconds:.1f} s), labels {list(manifest.labels)}"]
+    for name, model in manifest.models.items():
+        parity = model.parity
+        size = (out / model.file).stat().st_size
         lines.append(
-            f"  {name:8} {model['file']:13} {size:>7,} B  sha256 {model['sha256'][:12]}  "
-            f"parity on {parity['rows']:,} rows: max |dp| {parity['max_abs_diff']:.2e}, argmax identical"
+            f"  {name:8} {model.file:13} {size:>7,} B  sha256 {model.sha256[:12]}  "
+            f"parity on {parity.rows:,} rows: max |dp| {parity.max_abs_diff:.2e}, argmax identical"
         )
     return "\n".join(lines)
 

@@ -8,13 +8,10 @@ from http import HTTPStatus
 
 import pytest
 
+from scripts.lambda_events import ENDPOINTS, EXPECTED_STATUS, SAMPLE_ROW, body_for, endpoint_of, load_event
 from scripts.local_api import post
-from tests.sample_events import EXPECTED_STATUS, body_for, endpoint_of, load_event
 
 pytestmark = pytest.mark.integration
-
-ENDPOINTS = ["sklearn", "pytorch", "astromech"]
-ROW = [5.1, 3.5, 1.4, 0.2]
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_STATUS))
@@ -35,7 +32,8 @@ def test_http_answer_equals_the_in_process_answer(api_url, invoke, name):
 def test_single_and_batch_over_http(api_url, endpoint):
     single = post(f"{api_url}/{endpoint}", body_for(endpoint, "[[0.92, 0.12, 0.31, 0.09]]", model="pytorch"))
     batch = post(
-        f"{api_url}/{endpoint}", body_for(endpoint, json.dumps([ROW, [6.2, 2.9, 4.3, 1.3]] * 50), model="pytorch")
+        f"{api_url}/{endpoint}",
+        body_for(endpoint, json.dumps([SAMPLE_ROW, [6.2, 2.9, 4.3, 1.3]] * 50), model="pytorch"),
     )
     assert single.status == batch.status == HTTPStatus.OK
     assert len(single.body["prediction"]) == 1
@@ -87,7 +85,7 @@ def test_bad_model_is_400_before_any_data_check(api_url, model, crystal_data):
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 def test_too_many_rows_is_413_over_http(api_url, endpoint):
-    answer = post(f"{api_url}/{endpoint}", body_for(endpoint, json.dumps([ROW] * 10_001), model="pytorch"))
+    answer = post(f"{api_url}/{endpoint}", body_for(endpoint, json.dumps([SAMPLE_ROW] * 10_001), model="pytorch"))
     assert answer.status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
     assert answer.body == {
         "message": "crystalData has 10001 rows; the limit is 10000 rows per request",
@@ -106,7 +104,7 @@ def test_models_load_once_per_container_and_stay_cached(api_url, local_api):
             ("astromech", "sklearn"),
             ("astromech", "pytorch"),
         ]:
-            payload = {"crystalData": [ROW]} | ({"model": model} if model else {})
+            payload = {"crystalData": [SAMPLE_ROW]} | ({"model": model} if model else {})
             answer = post(f"{api_url}/{endpoint}", json.dumps(payload))
             assert answer.status == HTTPStatus.OK
     # Then each function loaded each of its models once, and reported one cold start

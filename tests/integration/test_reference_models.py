@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from scripts.local_api import LocalApi, post, sam_environment
-from tests.conftest import REFERENCE_MODELS, REPO
+from tests.conftest import NATIVE_TOLERANCE, REFERENCE_MODELS, REPO
 from tests.integration.conftest import start_local_api, stop_local_api
 
 pytestmark = [
@@ -20,7 +20,6 @@ pytestmark = [
 ]
 
 DELIVERED_FILES = ("sklearn.model", "pytorch.model", "output_labels.txt")
-TOLERANCE = {"sklearn": 1e-12, "pytorch": 1e-6}
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +54,7 @@ def test_swapped_in_models_answer_the_expected_scores(swapped_api, expected, mod
     labels = list(expected[model][0])
     got = np.array([[row[label] for label in labels] for row in answer.body["scores"]])
     want = np.array([[row[label] for label in labels] for row in expected[model]])
-    np.testing.assert_allclose(got, want, rtol=0, atol=TOLERANCE[model])
+    np.testing.assert_allclose(got, want, rtol=0, atol=NATIVE_TOLERANCE[model])
     assert answer.body["prediction"] == [labels[i] for i in want.argmax(axis=1)]
 
 

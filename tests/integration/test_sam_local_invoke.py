@@ -7,9 +7,9 @@ import subprocess
 
 import pytest
 
+from scripts.lambda_events import EXPECTED_STATUS, endpoint_of
 from scripts.local_api import sam_environment
 from tests.conftest import REPO
-from tests.sample_events import EXPECTED_STATUS, endpoint_of
 
 pytestmark = pytest.mark.integration
 

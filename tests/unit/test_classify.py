@@ -11,14 +11,9 @@ import numpy as np
 import pytest
 
 from build_models_layer import build_models_layer
-from tests.conftest import DEFAULT_ARTIFACTS, configure_service
+from scripts.lambda_events import json_event, load_event, proxy_event
+from tests.conftest import DEFAULT_ARTIFACTS, DEFAULT_LABELS, NATIVE_TOLERANCE, configure_service
 from tests.native_models import native_probabilities
-from tests.sample_events import json_event, load_event, proxy_event
-
-DEFAULT_LABELS = ["blue", "green", "yellow"]
-
-
-TOLERANCE = {"sklearn": 1e-12, "pytorch": 1e-6}
 
 
 @pytest.mark.parametrize("model", ["sklearn", "pytorch"])
@@ -36,7 +31,7 @@ def test_model_endpoint_answers_native_scores(invoke, model, size):
     scores = np.array([[row[label] for label in DEFAULT_LABELS] for row in answer.body["scores"]])
     assert [list(row) for row in answer.body["scores"]] == [DEFAULT_LABELS] * len(rows)
     np.testing.assert_allclose(
-        scores, native_probabilities(model, DEFAULT_ARTIFACTS, rows), rtol=0, atol=TOLERANCE[model]
+        scores, native_probabilities(model, DEFAULT_ARTIFACTS, rows), rtol=0, atol=NATIVE_TOLERANCE[model]
     )
     assert answer.body["prediction"] == [DEFAULT_LABELS[i] for i in scores.argmax(axis=1)]
 
@@ -100,3 +95,20 @@ def test_labels_come_from_the_labels_file(tmp_path, monkeypatch, invoke):
     assert answer.status == HTTPStatus.OK
     assert set(answer.body["prediction"]) <= {"sapphire", "emerald", "topaz"}
     assert all(list(row) == ["sapphire", "emerald", "topaz"] for row in answer.body["scores"])
+
+
+def test_each_answer_is_logged_with_its_model_rows_and_the_models_own_time(invoke, capfd):
+    # Given a batch for /astromech's PyTorch model
+    event = load_event("astromech_pytorch_batch.json")
+    rows = len(json.loads(event["body"])["crystalData"])
+    capfd.readouterr()
+    # When it is answered
+    assert invoke("astromech", event).status == HTTPStatus.OK
+    # Then one log line says which model scored how many rows and in how long, and the metric counts them
+    records = [json.loads(line) for line in capfd.readouterr().out.splitlines() if line.startswith("{")]
+    (served,) = [record for record in records if record.get("message") == "crystals classified"]
+    assert (served["model"], served["rows"]) == ("pytorch", rows)
+    assert isinstance(served["predict_ms"], float)
+    assert 0 < served["predict_ms"] < 10_000
+    (metrics,) = [record for record in records if "CrystalsClassified" in record]
+    assert metrics["CrystalsClassified"] == [float(rows)]

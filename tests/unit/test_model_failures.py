@@ -5,11 +5,12 @@ from __future__ import annotations
 import dataclasses
 import json
 from http import HTTPStatus
+from types import ModuleType
 
 import numpy as np
 import pytest
 
-from tests.sample_events import load_event
+from scripts.lambda_events import load_event
 
 SECRET = "onnxruntime exploded at /opt/models/secret-path"
 
@@ -31,12 +32,19 @@ class WrongShapeSession:
         return [np.full((len(batch), 2), 0.5)]
 
 
+def with_session(handler: ModuleType, model: str, session: object) -> None:
+    """Give the handler's model a fake ONNX Runtime session, as if the real one misbehaved."""
+    models = dict(handler.classifier.models)
+    models[model] = dataclasses.replace(models[model], session=session)
+    handler.classifier = dataclasses.replace(handler.classifier, models=models)
+
+
 @pytest.mark.parametrize("session", [ExplodingSession(), NaNSession(), WrongShapeSession()])
 @pytest.mark.parametrize("endpoint", ["sklearn", "pytorch"])
 def test_failing_model_is_a_generic_500_with_the_request_id(handler_module, lambda_context, capfd, endpoint, session):
     # Given an endpoint whose model misbehaves
     handler = handler_module(endpoint)
-    handler.model = dataclasses.replace(handler.model, session=session)
+    with_session(handler, endpoint, session)
     capfd.readouterr()
     # When a droid asks it
     response = handler.lambda_handler(load_event(f"{endpoint}_single.json"), lambda_context)
@@ -55,8 +63,7 @@ def test_failing_model_is_a_generic_500_with_the_request_id(handler_module, lamb
 
 def test_exception_text_stays_in_the_log(handler_module, lambda_context, capfd):
     handler = handler_module("astromech")
-    model = handler.registry.get("pytorch")
-    handler.registry._models["pytorch"] = dataclasses.replace(model, session=ExplodingSession())
+    with_session(handler, "pytorch", ExplodingSession())
     capfd.readouterr()
     response = handler.lambda_handler(load_event("astromech_pytorch_batch.json"), lambda_context)
     assert response["statusCode"] == HTTPStatus.INTERNAL_SERVER_ERROR

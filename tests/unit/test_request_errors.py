@@ -7,12 +7,8 @@ from http import HTTPStatus
 
 import pytest
 
+from scripts.lambda_events import ENDPOINTS, SAMPLE_ROW, body_for, json_event, proxy_event
 from tests.conftest import configure_service
-from tests.sample_events import body_for, json_event, proxy_event
-
-ENDPOINTS = ["sklearn", "pytorch", "astromech"]
-ROW = [5.1, 3.5, 1.4, 0.2]
-
 
 UNREADABLE_BODIES = {
     "not JSON": "crystalData: lots",
@@ -67,7 +63,7 @@ def test_flat_list_is_rows_that_are_not_lists(invoke, endpoint):
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 def test_missing_crystal_data_is_422(invoke, endpoint):
-    payload = {"model": "pytorch"} if endpoint == "astromech" else {"crystaldata": [ROW]}
+    payload = {"model": "pytorch"} if endpoint == "astromech" else {"crystaldata": [SAMPLE_ROW]}
     answer = invoke(endpoint, json_event(endpoint, payload))
     assert answer.status == HTTPStatus.UNPROCESSABLE_ENTITY
     assert answer.body["message"] == "crystalData is required: a list of rows of 4 numbers"
@@ -207,7 +203,7 @@ def max_rows(monkeypatch):
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 def test_more_rows_than_the_limit_is_413_with_the_limit(invoke, endpoint, max_rows):
-    answer = invoke(endpoint, proxy_event(endpoint, body_for(endpoint, json.dumps([ROW] * (max_rows + 1)))))
+    answer = invoke(endpoint, proxy_event(endpoint, body_for(endpoint, json.dumps([SAMPLE_ROW] * (max_rows + 1)))))
     assert answer.status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
     assert answer.body == {
         "message": "crystalData has 6 rows; the limit is 5 rows per request",
@@ -217,14 +213,14 @@ def test_more_rows_than_the_limit_is_413_with_the_limit(invoke, endpoint, max_ro
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 def test_exactly_the_limit_is_served(invoke, endpoint, max_rows):
-    answer = invoke(endpoint, proxy_event(endpoint, body_for(endpoint, json.dumps([ROW] * max_rows))))
+    answer = invoke(endpoint, proxy_event(endpoint, body_for(endpoint, json.dumps([SAMPLE_ROW] * max_rows))))
     assert answer.status == HTTPStatus.OK
     assert len(answer.body["prediction"]) == max_rows
 
 
 def test_default_limit_is_ten_thousand_rows(invoke):
-    over = invoke("sklearn", proxy_event("sklearn", body_for("sklearn", json.dumps([ROW] * 10_001))))
-    at = invoke("sklearn", proxy_event("sklearn", body_for("sklearn", json.dumps([ROW] * 10_000))))
+    over = invoke("sklearn", proxy_event("sklearn", body_for("sklearn", json.dumps([SAMPLE_ROW] * 10_001))))
+    at = invoke("sklearn", proxy_event("sklearn", body_for("sklearn", json.dumps([SAMPLE_ROW] * 10_000))))
     assert over.status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
     assert over.body["limit"] == 10_000
     assert at.status == HTTPStatus.OK
@@ -232,7 +228,7 @@ def test_default_limit_is_ten_thousand_rows(invoke):
 
 def test_route_the_function_does_not_serve_is_a_json_404(invoke):
     # Given an event for a path the function has no route for
-    event = proxy_event("sklearn", body_for("sklearn", json.dumps([ROW])))
+    event = proxy_event("sklearn", body_for("sklearn", json.dumps([SAMPLE_ROW])))
     event["path"] = event["resource"] = "/sklearn/v2"
     # When it reaches the handler, then the answer is a JSON 404 naming the routes
     answer = invoke("sklearn", event)

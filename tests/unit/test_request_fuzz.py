@@ -9,9 +9,9 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.sample_events import proxy_event
+from scripts.lambda_events import proxy_event
+from tests.conftest import DEFAULT_LABELS
 
-LABELS = ["blue", "green", "yellow"]
 EXPECTED_STATUSES = {HTTPStatus.OK, HTTPStatus.UNPROCESSABLE_ENTITY, HTTPStatus.BAD_REQUEST}
 
 json_scalars = (
@@ -50,11 +50,11 @@ def assert_well_formed(answer, body: str) -> None:
         assert isinstance(answer.body["message"], str)
         assert answer.body["message"]
         return
-    scores = np.array([[row[label] for label in LABELS] for row in answer.body["scores"]])
+    scores = np.array([[row[label] for label in DEFAULT_LABELS] for row in answer.body["scores"]])
     assert len(answer.body["prediction"]) == len(scores) >= 1
     assert np.isfinite(scores).all()
     np.testing.assert_allclose(scores.sum(axis=1), 1.0, atol=1e-5)
-    assert answer.body["prediction"] == [LABELS[i] for i in scores.argmax(axis=1)]
+    assert answer.body["prediction"] == [DEFAULT_LABELS[i] for i in scores.argmax(axis=1)]
 
 
 @fuzz

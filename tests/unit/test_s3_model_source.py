@@ -13,8 +13,8 @@ from kyber.errors import ModelArtifactError
 from kyber.model_source import split_s3_uri
 from kyber.registry import get_registry
 from kyber.settings import Settings, SettingsError
+from scripts.lambda_events import load_event
 from tests.conftest import configure_service
-from tests.sample_events import load_event
 
 BUCKET = "kyber-models"
 PREFIX = "releases/2026-11-26/"
@@ -60,10 +60,10 @@ def test_cold_start_fetches_every_listed_file_once_and_logs_it(
     # Given the built models in the model source
     upload(model_bucket, built_models)
     # When a function starts cold
-    handler = handler_module("astromech")
+    handler_module("astromech")
     # Then every file the manifest lists is in the download folder, and the fetch was logged once
-    assert handler.registry.models_dir == tmp_path / "downloaded"
-    assert sorted(path.name for path in handler.registry.models_dir.iterdir()) == sorted(
+    assert get_registry().models_dir == tmp_path / "downloaded"
+    assert sorted(path.name for path in get_registry().models_dir.iterdir()) == sorted(
         path.name for path in built_models.iterdir()
     )
     log = capfd.readouterr().out

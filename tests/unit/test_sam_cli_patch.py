@@ -37,7 +37,7 @@ def report_seen(chunk: str) -> bool:
     return event.is_set()
 
 
-def test_given_sams_own_check_when_two_lines_precede_report_in_a_chunk_then_it_misses_the_report() -> None:
+def test_sams_own_check_misses_report_behind_two_lines_in_a_chunk() -> None:
     # The defect: SAM CLI 1.170.0's check, as it ships, on the chunk the functions' output often forms.
     assert re.match(ORIGINAL_REPORT_PATTERN, END + REPORT) is not None
     assert re.match(ORIGINAL_REPORT_PATTERN, METRICS + END + REPORT) is None
@@ -47,7 +47,7 @@ def test_given_sams_own_check_when_two_lines_precede_report_in_a_chunk_then_it_m
     "chunk",
     [REPORT, END + REPORT, METRICS + END + REPORT, f"START RequestId: {REQUEST_ID}\n" + METRICS + END + REPORT],
 )
-def test_given_the_patched_emulator_when_report_ends_a_chunk_of_any_length_then_the_answer_is_released(
+def test_patched_emulator_releases_the_answer_whatever_lines_precede_report(
     chunk: str,
 ) -> None:
     assert report_seen(chunk)
@@ -57,7 +57,7 @@ def test_given_the_patched_emulator_when_report_ends_a_chunk_of_any_length_then_
     "chunk",
     [METRICS + END, f'{{"message": "{REPORT.strip()}"}}\n', "REPORT RequestId: partial line\n"],
 )
-def test_given_the_patched_emulator_when_a_chunk_has_no_report_line_then_the_answer_still_waits(chunk: str) -> None:
+def test_patched_emulator_keeps_waiting_for_a_chunk_without_a_report_line(chunk: str) -> None:
     assert not report_seen(chunk)
 
 
@@ -91,7 +91,7 @@ def eager_context(monkeypatch: pytest.MonkeyPatch) -> InvokeContext:
     return context
 
 
-def test_given_sams_lazy_runtime_when_three_threads_first_ask_for_it_at_once_then_they_get_different_ones(
+def test_sams_lazy_runtime_gives_racing_threads_different_runtimes(
     eager_context: InvokeContext,
 ) -> None:
     # The defect's root, in code the patch leaves as it is: the property creates a runtime without a lock.
@@ -104,7 +104,7 @@ def test_given_sams_lazy_runtime_when_three_threads_first_ask_for_it_at_once_the
     assert len({id(runtime) for runtime in runtimes}) > 1
 
 
-def test_given_the_patched_emulator_when_eager_containers_start_then_all_are_in_the_runtime_that_serves_requests(
+def test_patched_emulator_starts_eager_containers_in_the_runtime_that_serves_requests(
     eager_context: InvokeContext,
 ) -> None:
     started = eager_context._initialize_all_functions_containers()
@@ -116,7 +116,7 @@ def test_given_the_patched_emulator_when_eager_containers_start_then_all_are_in_
     ]
 
 
-def test_given_make_setup_when_it_has_run_then_the_projects_sam_cli_is_patched() -> None:
+def test_projects_sam_cli_is_patched_by_make_setup() -> None:
     assert patch_sam_cli.hunk_states() == [True] * len(HUNKS)
 
 
@@ -132,7 +132,7 @@ def unpatched_copy(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_given_sam_cli_1_170_0_when_patched_twice_then_the_second_run_changes_nothing(unpatched_copy: Path) -> None:
+def test_patching_sam_cli_1_170_0_twice_changes_nothing_the_second_time(unpatched_copy: Path) -> None:
     assert patch_sam_cli.hunk_states(unpatched_copy) == [False] * len(HUNKS)
 
     assert patch_sam_cli.apply(unpatched_copy, "1.170.0") == len(HUNKS)
@@ -142,7 +142,7 @@ def test_given_sam_cli_1_170_0_when_patched_twice_then_the_second_run_changes_no
         assert (unpatched_copy / hunk.file).read_text() == (patch_sam_cli.SAMCLI_DIR / hunk.file).read_text()
 
 
-def test_given_another_sam_cli_version_when_patched_then_it_is_refused_and_nothing_changes(
+def test_patching_another_sam_cli_version_is_refused_and_changes_nothing(
     unpatched_copy: Path,
 ) -> None:
     with pytest.raises(PatchError, match=r"SAM CLI is 1\.171\.0; this patch is for 1\.170\.0"):
@@ -151,7 +151,7 @@ def test_given_another_sam_cli_version_when_patched_then_it_is_refused_and_nothi
     assert patch_sam_cli.hunk_states(unpatched_copy) == [False] * len(HUNKS)
 
 
-def test_given_source_the_patch_does_not_know_when_patched_then_it_is_refused(unpatched_copy: Path) -> None:
+def test_patching_source_the_patch_does_not_know_is_refused(unpatched_copy: Path) -> None:
     container = unpatched_copy / HUNKS[0].file
     container.write_text(container.read_text().replace(HUNKS[0].original, "        pattern = r'REPORT'\n"))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.sample_events import EVENTS_DIR, EXPECTED_STATUS, endpoint_of, load_event
+from scripts.lambda_events import EVENTS_DIR, EXPECTED_STATUS, endpoint_of, load_event
 
 
 def test_every_event_file_is_catalogued():

@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from http import HTTPStatus
+from typing import Any
 
 import orjson
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.metrics import Metrics, MetricUnit
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from kyber.errors import BatchTooLargeError, CrystalBatchError, ModelChoiceError, ServiceError
+from kyber.observability import logger, metrics
 
+# Looked up along the error's class hierarchy: a new ServiceError takes its nearest parent's status.
 STATUS_BY_ERROR: dict[type[ServiceError], HTTPStatus] = {
+    ServiceError: HTTPStatus.BAD_REQUEST,
     ModelChoiceError: HTTPStatus.BAD_REQUEST,
     CrystalBatchError: HTTPStatus.UNPROCESSABLE_ENTITY,
     BatchTooLargeError: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
 }
 
-logger = Logger(child=True)
-metrics = Metrics()
+
+def status_of(error: ServiceError) -> HTTPStatus:
+    return next(STATUS_BY_ERROR[kind] for kind in type(error).__mro__ if kind in STATUS_BY_ERROR)
 
 
 def _json_text(body: object) -> str:
@@ -38,7 +45,7 @@ def create_resolver() -> APIGatewayRestResolver:
 
     @app.exception_handler(ServiceError)
     def client_error(error: ServiceError) -> Response[str]:
-        status = STATUS_BY_ERROR[type(error)]
+        status = status_of(error)
         logger.info("request rejected", status=int(status), reason=error.message)
         metrics.add_metric(name="RequestsRejected", unit=MetricUnit.Count, value=1)
         return error_response(status, error.body())
@@ -57,3 +64,15 @@ def create_resolver() -> APIGatewayRestResolver:
         )
 
     return app
+
+
+def lambda_handler_for(app: APIGatewayRestResolver) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
+    """Every function's handler: logs carry the Lambda context and API Gateway's request id, metrics
+    (with the cold start) are flushed after each request, and the resolver answers."""
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+    @metrics.log_metrics(capture_cold_start_metric=True)
+    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        return app.resolve(event, context)
+
+    return lambda_handler

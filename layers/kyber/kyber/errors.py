@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from itertools import islice
 from typing import Any
+
+# A 422 lists at most this many problems, with their count, so its size is bounded.
+MAX_REPORTED_PROBLEMS = 10
 
 
 class ServiceError(Exception):
@@ -27,6 +32,16 @@ class CrystalBatchError(ServiceError):
 
 class BatchTooLargeError(ServiceError):
     """crystalData has more rows than the configured maximum."""
+
+
+def crystal_data_problems(count: int, nouns: tuple[str, str], problems: Iterable[dict[str, Any]]) -> CrystalBatchError:
+    """The 422 for count problems in crystalData: what they are (nouns: singular, plural), the first
+    MAX_REPORTED_PROBLEMS of them, and how many there are."""
+    return CrystalBatchError(
+        f"crystalData has {count} {nouns[count != 1]}",
+        errors=list(islice(problems, MAX_REPORTED_PROBLEMS)),
+        errorCount=count,
+    )
 
 
 class ModelFailureError(Exception):

@@ -10,10 +10,8 @@ from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import orjson
-
 from kyber.errors import ModelArtifactError
-from kyber.registry import MANIFEST_FILE
+from kyber.manifest import MANIFEST_FILE, Manifest
 
 
 @lru_cache(maxsize=1)
@@ -52,8 +50,7 @@ def download_models(uri: str, destination: Path) -> Path:
             raise ModelArtifactError(f"cannot fetch s3://{bucket}/{prefix}{name}: {exc}") from exc
         return target
 
-    manifest = orjson.loads(fetch(MANIFEST_FILE).read_bytes())
-    listed = [manifest["labels_file"]["file"], *(entry["file"] for entry in manifest["models"].values())]
-    for name in listed:
+    manifest_path = fetch(MANIFEST_FILE)
+    for name in Manifest.from_json(manifest_path.read_bytes(), manifest_path).files():
         fetch(_plain_file_name(name))
     return destination

@@ -1,46 +1,65 @@
-"""What each endpoint does: parse the request, run the model, build the answer."""
+"""What each endpoint does: parse the request, pick the model, score the batch, build the answer."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler.api_gateway import BaseProxyEvent
-from aws_lambda_powertools.metrics import Metrics, MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit
 
-from kyber.registry import CrystalModel, ModelRegistry, get_registry
+from kyber.errors import crystal_data_problems
+from kyber.observability import logger, metrics
+from kyber.registry import CrystalModel, get_registry
 from kyber.responses import prediction_body
 from kyber.settings import get_settings
 from kyber.validation import parse_crystal_batch, parse_json_body, parse_model_choice, require_object
 
-logger = Logger(child=True)
-metrics = Metrics()
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One route: its models, loaded and verified, and the limits a request must keep. When the
+    request chooses, its "model" picks one of them, checked before the data."""
+
+    models: Mapping[str, CrystalModel]
+    feature_count: int
+    max_rows: int
+    chosen_by_request: bool
+
+    def classify(self, event: BaseProxyEvent) -> dict[str, Any]:
+        payload = require_object(parse_json_body(event.body, is_base64_encoded=bool(event.is_base64_encoded)))
+        model = self._model_for(payload)
+        batch = parse_crystal_batch(payload, feature_count=self.feature_count, max_rows=self.max_rows)
+        started = time.perf_counter()
+        scores = model.score(batch)
+        predict_ms = round((time.perf_counter() - started) * 1000, 3)
+        if scores.unscorable_rows.size:
+            problem = f"the {model.name} model has no finite scores for values this large"
+            raise crystal_data_problems(
+                int(scores.unscorable_rows.size),
+                (f"row the {model.name} model cannot score", f"rows the {model.name} model cannot score"),
+                ({"row": int(row), "error": problem} for row in scores.unscorable_rows),
+            )
+        metrics.add_metric(name="CrystalsClassified", unit=MetricUnit.Count, value=len(batch))
+        logger.info("crystals classified", model=model.name, rows=len(batch), predict_ms=predict_ms)
+        return prediction_body(model.labels, scores.probabilities)
+
+    def _model_for(self, payload: dict[str, Any]) -> CrystalModel:
+        if self.chosen_by_request:
+            return self.models[parse_model_choice(payload, tuple(self.models))]
+        (model,) = self.models.values()
+        return model
 
 
-def load_model(name: str) -> CrystalModel:
-    """The named model of this execution environment's registry, loaded on first call."""
-    return get_registry().get(name)
-
-
-def _request_object(event: BaseProxyEvent) -> dict[str, Any]:
-    return require_object(parse_json_body(event.body, is_base64_encoded=bool(event.is_base64_encoded)))
-
-
-def _classify_payload(payload: dict[str, Any], model: CrystalModel, feature_count: int) -> dict[str, Any]:
-    batch = parse_crystal_batch(payload, feature_count=feature_count, max_rows=get_settings().max_rows)
-    scores = model.predict_proba(batch)
-    metrics.add_metric(name="CrystalsClassified", unit=MetricUnit.Count, value=len(batch))
-    logger.info("crystals classified", model=model.name, rows=len(batch))
-    return prediction_body(model.labels, scores)
-
-
-def classify(event: BaseProxyEvent, model: CrystalModel) -> dict[str, Any]:
-    """POST /sklearn and /pytorch: classify crystalData with the endpoint's own model."""
-    return _classify_payload(_request_object(event), model, get_registry().feature_count)
-
-
-def classify_with_chosen_model(event: BaseProxyEvent, registry: ModelRegistry) -> dict[str, Any]:
-    """POST /astromech: the body's "model" picks the model; it is checked before the data."""
-    payload = _request_object(event)
-    name = parse_model_choice(payload, registry.names)
-    return _classify_payload(payload, registry.get(name), registry.feature_count)
+def endpoint(model: str | None = None) -> Endpoint:
+    """The endpoint serving the named model; without a name, every model of the registry, the
+    request's "model" picking one. Each is created and verified now, during the init."""
+    registry = get_registry()
+    return Endpoint(
+        models={name: registry.get(name) for name in ([model] if model else registry.names)},
+        feature_count=registry.feature_count,
+        max_rows=get_settings().max_rows,
+        chosen_by_request=model is None,
+    )

@@ -18,9 +18,8 @@ from typing import Any
 import numpy as np
 import orjson
 
-from kyber.errors import BatchTooLargeError, CrystalBatchError, ModelChoiceError
+from kyber.errors import BatchTooLargeError, CrystalBatchError, ModelChoiceError, crystal_data_problems
 
-MAX_REPORTED_PROBLEMS = 10
 _NUMBER_TYPES = frozenset((int, float))
 
 
@@ -89,7 +88,7 @@ def parse_model_choice(payload: dict[str, Any], choices: tuple[str, ...]) -> str
 def parse_crystal_batch(payload: dict[str, Any], *, feature_count: int, max_rows: int) -> np.ndarray:
     """Return crystalData as an (n, feature_count) float64 array, or raise what is wrong with it."""
     if "crystalData" not in payload:
-        raise CrystalBatchError("crystalData is required: a list of rows of 4 numbers")
+        raise CrystalBatchError(f"crystalData is required: a list of rows of {feature_count} numbers")
     rows = payload["crystalData"]
     if not isinstance(rows, list):
         raise CrystalBatchError(f"crystalData must be a list of rows, got {_json_kind(rows)}")
@@ -103,11 +102,7 @@ def parse_crystal_batch(payload: dict[str, Any], *, feature_count: int, max_rows
     batch = _as_float_array(rows, feature_count)
     if batch is None:
         problems = list(_problems(rows, feature_count))
-        raise CrystalBatchError(
-            f"crystalData has {len(problems)} invalid {'entry' if len(problems) == 1 else 'entries'}",
-            errors=problems[:MAX_REPORTED_PROBLEMS],
-            errorCount=len(problems),
-        )
+        raise crystal_data_problems(len(problems), ("invalid entry", "invalid entries"), problems)
     return batch
 
 

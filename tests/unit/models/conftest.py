@@ -42,19 +42,8 @@ def default_artifacts() -> Path:
 
 
 @pytest.fixture(scope="session")
-def default_build(default_artifacts: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
-    out = tmp_path_factory.mktemp("default-layer") / "models"
-    return out, build_models_layer(default_artifacts, out)
-
-
-@pytest.fixture(scope="session")
-def default_layer(default_build: tuple[Path, dict[str, Any]]) -> Path:
-    return default_build[0]
-
-
-@pytest.fixture(scope="session")
-def default_manifest(default_layer: Path) -> dict[str, Any]:
-    return _read_manifest(default_layer)
+def default_manifest(built_models: Path) -> dict[str, Any]:
+    return _read_manifest(built_models)
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import joblib
@@ -14,13 +13,10 @@ from sklearn.linear_model import LogisticRegression
 
 from crystal_mlp import STATE_DICT_KEYS, CrystalMLP
 from kyber.labels import read_labels
+from kyber.manifest import sha256_of
 from train_default_models import TrainingReport
 
 ARTIFACT_NAMES = ["output_labels.txt", "pytorch.model", "sklearn.model"]
-
-
-def sha256_of(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +24,7 @@ def trained(two_trainings: tuple[TrainingReport, TrainingReport]) -> Path:
     return two_trainings[0].files[0].parent
 
 
-def test_given_two_trainings_when_compared_then_every_file_is_byte_identical(
+def test_two_trainings_write_byte_identical_files(
     two_trainings: tuple[TrainingReport, TrainingReport],
 ) -> None:
     first, second = (report.files[0].parent for report in two_trainings)
@@ -39,7 +35,7 @@ def test_given_two_trainings_when_compared_then_every_file_is_byte_identical(
         assert sha256_of(first / name) == sha256_of(second / name), name
 
 
-def test_given_a_training_when_reported_then_both_models_fit_iris_well(
+def test_training_fits_both_models_to_iris_well(
     two_trainings: tuple[TrainingReport, TrainingReport],
 ) -> None:
     report = two_trainings[0]
@@ -48,7 +44,7 @@ def test_given_a_training_when_reported_then_both_models_fit_iris_well(
     assert report.pytorch_accuracy > 0.9
 
 
-def test_given_the_trained_sklearn_model_when_loaded_then_it_is_the_ml_teams_logistic_regression(
+def test_trained_sklearn_model_is_the_ml_teams_logistic_regression(
     trained: Path,
 ) -> None:
     features, target = load_iris(return_X_y=True)
@@ -63,7 +59,7 @@ def test_given_the_trained_sklearn_model_when_loaded_then_it_is_the_ml_teams_log
     assert model.score(features, target) > 0.9
 
 
-def test_given_the_trained_pytorch_model_when_loaded_weights_only_then_it_is_the_ml_teams_state_dict(
+def test_trained_pytorch_model_is_the_ml_teams_state_dict(
     trained: Path,
 ) -> None:
     features, target = load_iris(return_X_y=True)
@@ -86,14 +82,14 @@ def test_given_the_trained_pytorch_model_when_loaded_weights_only_then_it_is_the
     assert np.mean(predictions == target) > 0.9
 
 
-def test_given_the_trained_labels_file_when_read_then_it_names_the_three_colours_in_order(
+def test_trained_labels_file_names_the_three_colours_in_order(
     trained: Path,
 ) -> None:
     assert (trained / "output_labels.txt").read_text(encoding="utf-8") == "['blue', 'green', 'yellow']"
     assert read_labels(trained / "output_labels.txt") == ("blue", "green", "yellow")
 
 
-def test_given_the_committed_default_artifacts_when_listed_then_they_are_the_three_ml_team_files(
+def test_committed_default_artifacts_are_the_three_ml_team_files(
     default_artifacts: Path,
 ) -> None:
     assert sorted(path.name for path in default_artifacts.iterdir()) == ARTIFACT_NAMES

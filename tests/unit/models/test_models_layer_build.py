@@ -4,7 +4,7 @@ and builds that refuse, writing nothing, when an export or the labels do not fit
 from __future__ import annotations
 
 import copy
-import hashlib
+import platform
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -22,13 +22,10 @@ from sklearn.linear_model import LogisticRegression
 import build_models_layer
 from build_models_layer import ModelContractError, ParityError
 from crystal_mlp import CrystalMLP
+from kyber.manifest import Manifest, read_manifest, sha256_of
 from tests.native_models import native_probabilities
 
 OnnxProbabilities = Callable[[Path, str, np.ndarray], np.ndarray]
-
-
-def sha256_of(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def fresh_rows() -> np.ndarray:
@@ -37,10 +34,10 @@ def fresh_rows() -> np.ndarray:
     return np.vstack([rng.uniform(-5.0, 15.0, size=(2_000, 4)), rng.uniform(0.0, 1.0, size=(500, 4))])
 
 
-def test_given_default_artifacts_when_built_then_out_holds_exactly_the_layer_files(
-    default_layer: Path,
+def test_default_build_holds_exactly_the_layer_files(
+    built_models: Path,
 ) -> None:
-    assert sorted(path.name for path in default_layer.iterdir()) == [
+    assert sorted(path.name for path in built_models.iterdir()) == [
         "manifest.json",
         "output_labels.txt",
         "pytorch.onnx",
@@ -48,10 +45,10 @@ def test_given_default_artifacts_when_built_then_out_holds_exactly_the_layer_fil
     ]
 
 
-def test_given_default_artifacts_when_built_then_manifest_has_the_agreed_shape(
-    default_manifest: dict[str, Any], default_build: tuple[Path, dict[str, Any]]
+def test_default_build_manifest_has_the_agreed_shape(
+    default_manifest: dict[str, Any], default_build: tuple[Path, Manifest]
 ) -> None:
-    assert default_manifest == default_build[1]
+    assert read_manifest(default_build[0]) == default_build[1]
     assert list(default_manifest) == [
         "format",
         "labels",
@@ -75,7 +72,7 @@ def test_given_default_artifacts_when_built_then_manifest_has_the_agreed_shape(
             "parity",
         ]
     assert default_manifest["built_with"] == {
-        "python": default_manifest["built_with"]["python"],
+        "python": platform.python_version(),
         "scikit-learn": sklearn.__version__,
         "torch": torch.__version__,
         "skl2onnx": skl2onnx.__version__,
@@ -84,28 +81,28 @@ def test_given_default_artifacts_when_built_then_manifest_has_the_agreed_shape(
     }
 
 
-def test_given_default_artifacts_when_built_then_every_hash_in_the_manifest_is_the_files_hash(
-    default_layer: Path, default_manifest: dict[str, Any], default_artifacts: Path
+def test_default_build_manifest_hashes_are_the_files_hashes(
+    built_models: Path, default_manifest: dict[str, Any], default_artifacts: Path
 ) -> None:
     labels_file = default_manifest["labels_file"]
     assert labels_file["file"] == "output_labels.txt"
-    assert labels_file["sha256"] == sha256_of(default_layer / "output_labels.txt")
-    assert sha256_of(default_layer / "output_labels.txt") == sha256_of(default_artifacts / "output_labels.txt")
+    assert labels_file["sha256"] == sha256_of(built_models / "output_labels.txt")
+    assert sha256_of(built_models / "output_labels.txt") == sha256_of(default_artifacts / "output_labels.txt")
     for name, model in default_manifest["models"].items():
         assert model["file"] == f"{name}.onnx"
-        assert model["sha256"] == sha256_of(default_layer / model["file"])
+        assert model["sha256"] == sha256_of(built_models / model["file"])
         assert model["source"] == {
             "file": f"{name}.model",
             "sha256": sha256_of(default_artifacts / f"{name}.model"),
         }
 
 
-def test_given_default_artifacts_when_built_then_manifest_names_the_real_onnx_inputs_and_outputs(
-    default_layer: Path, default_manifest: dict[str, Any]
+def test_default_build_manifest_names_the_real_onnx_inputs_and_outputs(
+    built_models: Path, default_manifest: dict[str, Any]
 ) -> None:
     expected_dtypes = {"sklearn": ("float64", "tensor(double)"), "pytorch": ("float32", "tensor(float)")}
     for name, model in default_manifest["models"].items():
-        session = onnxruntime.InferenceSession(str(default_layer / model["file"]), providers=["CPUExecutionProvider"])
+        session = onnxruntime.InferenceSession(str(built_models / model["file"]), providers=["CPUExecutionProvider"])
         (onnx_input,) = session.get_inputs()
         assert onnx_input.name == model["input_name"]
         assert (model["input_dtype"], onnx_input.type) == expected_dtypes[name]
@@ -113,46 +110,51 @@ def test_given_default_artifacts_when_built_then_manifest_names_the_real_onnx_in
         assert model["probabilities_output"] in [output.name for output in session.get_outputs()]
 
 
-def test_given_default_artifacts_when_built_then_recorded_parity_is_within_tolerance(
-    default_manifest: dict[str, Any],
+def test_default_build_records_the_parity_it_measured(
+    built_models: Path, default_manifest: dict[str, Any], default_artifacts: Path, onnx_probabilities: OnnxProbabilities
 ) -> None:
+    # The build's probe rows, scored again here by the built ONNX files and the native models
+    probe = build_models_layer.probe_features(build_models_layer.DEFAULT_PROBE_ROWS)
     tolerances = {"sklearn": 1e-6, "pytorch": 2.0**-18}  # double- and single-precision exports
     for name, model in default_manifest["models"].items():
+        rows = probe.astype(model["input_dtype"])
+        exported = onnx_probabilities(built_models, name, rows).astype(np.float64)
+        native = native_probabilities(name, default_artifacts, rows).astype(np.float64)
         parity = model["parity"]
-        assert parity["rows"] >= 150 + 10_000
-        assert 0.0 <= parity["max_abs_diff"] <= tolerances[name]
-        assert parity["argmax_identical"] is True
+        assert parity["rows"] == len(probe) == 150 + 10_000
+        assert parity["max_abs_diff"] == pytest.approx(np.max(np.abs(exported - native)), rel=0.01, abs=1e-15)
+        assert parity["max_abs_input"] == float(np.max(np.abs(rows)))
         assert parity["tolerance"] == tolerances[name]
 
 
-def test_given_the_built_sklearn_onnx_when_run_on_fresh_rows_then_it_gives_scikit_learns_probabilities(
-    default_layer: Path, default_artifacts: Path, onnx_probabilities: OnnxProbabilities
+def test_built_sklearn_onnx_gives_scikit_learns_probabilities_on_fresh_rows(
+    built_models: Path, default_artifacts: Path, onnx_probabilities: OnnxProbabilities
 ) -> None:
     rows = fresh_rows()
     native = native_probabilities("sklearn", default_artifacts, rows)
-    exported = onnx_probabilities(default_layer, "sklearn", rows)
+    exported = onnx_probabilities(built_models, "sklearn", rows)
     assert exported.dtype == np.float64
     assert np.max(np.abs(exported - native)) <= 1e-12
     assert np.array_equal(np.argmax(exported, axis=1), np.argmax(native, axis=1))
 
 
-def test_given_the_built_pytorch_onnx_when_run_on_fresh_rows_then_it_gives_pytorchs_probabilities(
-    default_layer: Path, default_artifacts: Path, onnx_probabilities: OnnxProbabilities
+def test_built_pytorch_onnx_gives_pytorchs_probabilities_on_fresh_rows(
+    built_models: Path, default_artifacts: Path, onnx_probabilities: OnnxProbabilities
 ) -> None:
     rows = fresh_rows()
     native = native_probabilities("pytorch", default_artifacts, rows)
-    exported = onnx_probabilities(default_layer, "pytorch", rows)
+    exported = onnx_probabilities(built_models, "pytorch", rows)
     assert exported.shape == (rows.shape[0], 3)
     assert np.max(np.abs(exported.astype(np.float64) - native.astype(np.float64))) <= 2.0**-18
     assert np.array_equal(np.argmax(exported, axis=1), np.argmax(native, axis=1))
 
 
-def test_given_the_same_artifacts_when_built_twice_then_the_layer_files_are_identical(
-    default_layer: Path, default_artifacts: Path, tmp_path: Path
+def test_same_artifacts_built_twice_give_identical_layer_files(
+    built_models: Path, default_artifacts: Path, tmp_path: Path
 ) -> None:
     again = tmp_path / "models"
     build_models_layer.build_models_layer(default_artifacts, again)
-    for path in default_layer.iterdir():
+    for path in built_models.iterdir():
         assert sha256_of(again / path.name) == sha256_of(path), path.name
 
 
@@ -180,7 +182,7 @@ def export_sklearn_with_one_perturbed_intercept(model: LogisticRegression, path:
         ("export_sklearn", export_sklearn_with_one_perturbed_intercept, "1e-06"),
     ],
 )
-def test_given_an_export_that_differs_from_the_native_model_when_built_then_parity_error_and_nothing_written(
+def test_export_that_differs_from_the_native_model_fails_the_build_and_writes_nothing(
     exporter: str,
     tampered_export: Callable[[Any, Path], None],
     tolerance: str,
@@ -198,7 +200,7 @@ def test_given_an_export_that_differs_from_the_native_model_when_built_then_pari
     assert list(out.parent.iterdir()) == []
 
 
-def test_given_a_previous_layer_when_a_build_fails_then_the_previous_layer_is_left_as_it_was(
+def test_failed_build_leaves_the_previous_layer_as_it_was(
     default_artifacts: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = tmp_path / "models"
@@ -222,7 +224,7 @@ def artifacts_with_two_labels(default_artifacts: Path, tmp_path: Path) -> Path:
     return source
 
 
-def test_given_a_labels_file_with_two_labels_when_built_then_it_fails_naming_both_counts(
+def test_labels_file_with_two_labels_fails_the_build_naming_both_counts(
     artifacts_with_two_labels: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "models"
@@ -233,7 +235,7 @@ def test_given_a_labels_file_with_two_labels_when_built_then_it_fails_naming_bot
     assert not out.exists()
 
 
-def test_given_a_labels_file_with_two_labels_when_the_cli_builds_then_it_exits_1_with_the_reason(
+def test_cli_build_with_two_labels_exits_1_with_the_reason(
     artifacts_with_two_labels: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "models"
@@ -245,7 +247,7 @@ def test_given_a_labels_file_with_two_labels_when_the_cli_builds_then_it_exits_1
     assert not out.exists()
 
 
-def test_given_default_artifacts_when_the_cli_builds_then_it_prints_parity_and_sizes(
+def test_cli_build_of_default_artifacts_prints_parity_and_sizes(
     default_artifacts: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "models"

@@ -9,11 +9,13 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.conftest import NATIVE_TOLERANCE
+
 OnnxProbabilities = Callable[[Path, str, np.ndarray], np.ndarray]
 
 
-@pytest.mark.parametrize(("model", "tolerance"), [("sklearn", 1e-12), ("pytorch", 1e-6)])
-def test_given_the_reference_models_when_built_then_onnx_gives_the_recorded_scores_and_predictions(
+@pytest.mark.parametrize(("model", "tolerance"), sorted(NATIVE_TOLERANCE.items()))
+def test_reference_models_built_give_the_recorded_scores_and_predictions(
     model: str,
     tolerance: float,
     reference_layer: Path,
@@ -31,7 +33,7 @@ def test_given_the_reference_models_when_built_then_onnx_gives_the_recorded_scor
     assert [labels[index] for index in np.argmax(probabilities, axis=1)] == reference_expected[f"{model}_prediction"]
 
 
-def test_given_the_reference_models_when_built_then_the_manifest_records_their_source_hashes(
+def test_reference_models_built_record_their_source_hashes(
     reference_manifest: dict[str, Any],
 ) -> None:
     sources = {name: model["source"]["sha256"] for name, model in reference_manifest["models"].items()}

@@ -1,15 +1,21 @@
-"""The sample API Gateway events in events/, what each must answer, and a builder for others."""
+"""The sample API Gateway events in events/, what each must answer, builders for others, and a Lambda
+context to call a handler with: what the tests and the scripts both use to call the service."""
 
 from __future__ import annotations
 
 import copy
 import json
+import uuid
+from dataclasses import dataclass, field
 from functools import cache
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
 EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
+ENDPOINTS = ("sklearn", "pytorch", "astromech")
+# A droid's sample of setosa-like ore, as the Iris data set measures it.
+SAMPLE_ROW = [5.1, 3.5, 1.4, 0.2]
 
 EXPECTED_STATUS: dict[str, HTTPStatus] = {
     "sklearn_single.json": HTTPStatus.OK,
@@ -55,3 +61,14 @@ def body_for(endpoint: str, crystal_data_json: str, model: str = "sklearn") -> s
 
 def json_event(endpoint: str, payload: Any) -> dict[str, Any]:
     return proxy_event(endpoint, json.dumps(payload))
+
+
+@dataclass
+class FakeLambdaContext:
+    function_name: str = "kyber-test"
+    memory_limit_in_mb: int = 1024
+    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:kyber-test"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000

@@ -1,0 +1,177 @@
+"""The models layer's manifest: written by the models build, read by the service, in one typed format.
+
+It names every file of the layer with its SHA-256, each model's ONNX input and output and the parity
+figures the build measured; `verified_file` is how the service checks a file still matches it, and
+`session_options` how both the build and the service run a model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import onnxruntime as ort
+
+from kyber.errors import ModelArtifactError
+
+MANIFEST_FILE = "manifest.json"
+MANIFEST_FORMAT = 1
+LABELS_FILE = "output_labels.txt"
+
+
+@dataclass(frozen=True)
+class FileRef:
+    file: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Parity:
+    """How closely the ONNX export matched its native model on the build's probe rows."""
+
+    rows: int
+    max_abs_diff: float
+    tolerance: float
+    # The largest |value| probed: scores were finite and matched up to here, which the service
+    # uses to tell values too large for the model (a 422) from a model that fails (a 500).
+    max_abs_input: float
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    file: str
+    sha256: str
+    input_name: str
+    input_dtype: str
+    probabilities_output: str
+    source: FileRef
+    parity: Parity
+
+    @property
+    def artifact(self) -> FileRef:
+        return FileRef(self.file, self.sha256)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    format: int
+    labels: tuple[str, ...]
+    labels_file: FileRef
+    feature_count: int
+    models: Mapping[str, ModelEntry]
+    built_with: Mapping[str, str]
+
+    def files(self) -> list[str]:
+        """The names of the files the manifest describes, beside it in the models folder."""
+        return [self.labels_file.file, *(entry.file for entry in self.models.values())]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2) + "\n"
+
+    @classmethod
+    def from_json(cls, raw: bytes, where: Path) -> Manifest:
+        """The manifest in raw; a ModelArtifactError naming what is wrong when it is not one."""
+        try:
+            document = json.loads(raw)
+        except ValueError as exc:
+            raise ModelArtifactError(f"{where} is not JSON: {exc}") from None
+        fields = _Fields(document, str(where))
+        if fields.get("format", int) != MANIFEST_FORMAT:
+            raise ModelArtifactError(f"{where} is not manifest format {MANIFEST_FORMAT}")
+        models = fields.get("models", dict)
+        return cls(
+            format=MANIFEST_FORMAT,
+            labels=tuple(fields.get("labels", list)),
+            labels_file=fields.file_ref("labels_file"),
+            feature_count=fields.get("feature_count", int),
+            models={name: fields.nested("models", name).model_entry() for name in models},
+            built_with=fields.get("built_with", dict),
+        )
+
+
+class _Fields:
+    """Typed reads from one JSON object of the manifest; what is missing or mistyped is named with its path."""
+
+    def __init__(self, document: Any, path: str) -> None:
+        if not isinstance(document, dict):
+            raise ModelArtifactError(f"{path} must be a JSON object")
+        self.document = document
+        self.path = path
+
+    def get(self, key: str, kind: type | tuple[type, ...], kind_name: str = "") -> Any:
+        if key not in self.document:
+            raise ModelArtifactError(f"{self.path} has no {key!r}")
+        value = self.document[key]
+        if not isinstance(value, kind) or isinstance(value, bool):
+            expected = kind_name or getattr(kind, "__name__", "")
+            raise ModelArtifactError(f"{self.path}: {key!r} must be a {expected}")
+        return value
+
+    def nested(self, *keys: str) -> _Fields:
+        fields = self
+        for key in keys:
+            fields = _Fields(fields.get(key, dict), f"{fields.path} > {key}")
+        return fields
+
+    def number(self, key: str) -> float:
+        return float(self.get(key, (int, float), "number"))
+
+    def file_ref(self, key: str) -> FileRef:
+        fields = self.nested(key)
+        return FileRef(file=fields.get("file", str), sha256=fields.get("sha256", str))
+
+    def model_entry(self) -> ModelEntry:
+        parity = self.nested("parity")
+        return ModelEntry(
+            file=self.get("file", str),
+            sha256=self.get("sha256", str),
+            input_name=self.get("input_name", str),
+            input_dtype=self.get("input_dtype", str),
+            probabilities_output=self.get("probabilities_output", str),
+            source=self.file_ref("source"),
+            parity=Parity(
+                rows=parity.get("rows", int),
+                max_abs_diff=parity.number("max_abs_diff"),
+                tolerance=parity.number("tolerance"),
+                max_abs_input=parity.number("max_abs_input"),
+            ),
+        )
+
+
+def read_manifest(models_dir: Path) -> Manifest:
+    path = models_dir / MANIFEST_FILE
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ModelArtifactError(f"cannot read {path}: {exc.strerror}") from None
+    return Manifest.from_json(raw, path)
+
+
+def sha256_of(path: Path) -> str:
+    with path.open("rb") as artifact:
+        return hashlib.file_digest(artifact, "sha256").hexdigest()
+
+
+def verified_file(models_dir: Path, ref: FileRef) -> Path:
+    """The file ref names in models_dir, once its SHA-256 is the one the manifest records."""
+    path = models_dir / ref.file
+    if not path.is_file():
+        raise ModelArtifactError(f"{path} is missing")
+    actual = sha256_of(path)
+    if actual != ref.sha256:
+        raise ModelArtifactError(f"{path} has sha256 {actual}, the manifest says {ref.sha256}")
+    return path
+
+
+def session_options() -> ort.SessionOptions:
+    """How the service runs every model; the build checks parity under the same options."""
+    options = ort.SessionOptions()
+    # One request at a time per execution environment: extra threads only add spin-up cost.
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return options

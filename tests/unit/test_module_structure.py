@@ -1,0 +1,120 @@
+"""How the code hangs together: no import loop, the models build apart from the serving code, no tracing
+SDK or AWS SDK on a function's init path, and error statuses that follow the error classes."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+import sys
+from http import HTTPStatus
+from pathlib import Path
+
+import pytest
+
+from kyber.api import status_of
+from kyber.errors import BatchTooLargeError, CrystalBatchError, ModelChoiceError, ServiceError
+from tests.conftest import REPO, TEST_ENVIRONMENT
+
+PROJECT_PACKAGES = ("kyber", "functions", "scripts", "build_models_layer", "crystal_mlp", "train_default_models")
+
+
+def module_name(path: Path) -> str:
+    for root in ("layers/kyber", "layers/models"):
+        if path.is_relative_to(REPO / root):
+            return ".".join(path.relative_to(REPO / root).with_suffix("").parts)
+    return ".".join(path.relative_to(REPO).with_suffix("").parts)
+
+
+def project_imports(path: Path) -> set[str]:
+    """The project modules a file imports, at module level or inside functions."""
+    imported = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            imported.add(node.module)
+            imported.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            imported.update(alias.name for alias in node.names)
+    return {name for name in imported if name.split(".")[0] in PROJECT_PACKAGES}
+
+
+def import_graph() -> dict[str, set[str]]:
+    files = [
+        *(REPO / "layers/kyber/kyber").glob("*.py"),
+        *(REPO / "layers/models").glob("*.py"),
+        *(REPO / "functions").glob("*/app.py"),
+        *(REPO / "scripts").glob("*.py"),
+    ]
+    modules = {module_name(path): path for path in files}
+    return {name: project_imports(path) & modules.keys() for name, path in modules.items()}
+
+
+def test_no_module_of_the_project_imports_itself_through_others():
+    graph = import_graph()
+    assert "kyber.registry" in graph
+    assert "kyber.model_source" in graph["kyber.registry"]
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        for name in graph[start] - seen:
+            seen.add(name)
+            if name == goal or reaches(name, goal, seen):
+                return True
+        return False
+
+    assert [name for name in graph if reaches(name, name, set())] == []
+
+
+def imported_by(statement: str, environment: dict[str, str]) -> set[str]:
+    """The modules a fresh interpreter has loaded after running statement."""
+    program = f"import json, sys\n{statement}\nprint(json.dumps(sorted(sys.modules)))"
+    result = subprocess.run(
+        [sys.executable, "-c", program],
+        cwd=REPO,
+        env={**os.environ, **environment, "PYTHONPATH": os.pathsep.join(["layers/kyber", "layers/models", "."])},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return set(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def test_the_models_build_does_not_import_the_serving_code():
+    modules = imported_by("import build_models_layer", {})
+    assert {"kyber.manifest", "kyber.labels"} <= modules
+    assert not {"kyber.registry", "kyber.service", "kyber.api", "kyber.observability"} & modules
+    assert not any(name.startswith("aws_lambda_powertools") for name in modules)
+
+
+@pytest.mark.parametrize("endpoint", ["sklearn", "pytorch", "astromech"])
+def test_a_functions_init_imports_no_tracing_sdk_and_no_aws_sdk(built_models: Path, endpoint: str):
+    modules = imported_by(
+        f"import functions.{endpoint}.app", {**TEST_ENVIRONMENT, "KYBER_MODELS_DIR": str(built_models)}
+    )
+    assert f"functions.{endpoint}.app" in modules
+    assert "onnxruntime" in modules
+    assert not [name for name in modules if name.split(".")[0] in {"aws_xray_sdk", "boto3"}]
+    # Powertools imports the bare botocore package (0.6 ms, none of its modules) to tag its user agent.
+    assert not [name for name in modules if name.startswith("botocore.")]
+
+
+class UnreadableSampleError(CrystalBatchError):
+    """A kind of 422 the status table does not name."""
+
+
+class ServiceBusyError(ServiceError):
+    """A kind of client error the status table does not name."""
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (ModelChoiceError("m"), HTTPStatus.BAD_REQUEST),
+        (CrystalBatchError("m"), HTTPStatus.UNPROCESSABLE_ENTITY),
+        (BatchTooLargeError("m"), HTTPStatus.REQUEST_ENTITY_TOO_LARGE),
+        (UnreadableSampleError("m"), HTTPStatus.UNPROCESSABLE_ENTITY),
+        (ServiceBusyError("m"), HTTPStatus.BAD_REQUEST),
+    ],
+)
+def test_an_errors_status_is_that_of_its_nearest_class_in_the_table(error: ServiceError, status: HTTPStatus):
+    assert status_of(error) == status
