@@ -1,5 +1,7 @@
 """POST /pytorch: crystal colours from the PyTorch model, verified and loaded during init."""
 
+from aws_lambda_powertools.event_handler import Response
+
 from kyber.api import create_resolver, lambda_handler_for
 from kyber.service import endpoint
 
@@ -8,7 +10,7 @@ classifier = endpoint("pytorch")
 
 
 @app.post("/pytorch")
-def classify_with_pytorch() -> dict:
+def classify_with_pytorch() -> Response[str]:
     return classifier.classify(app.current_event)
 
 

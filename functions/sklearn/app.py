@@ -1,5 +1,7 @@
 """POST /sklearn: crystal colours from the scikit-learn model, verified and loaded during init."""
 
+from aws_lambda_powertools.event_handler import Response
+
 from kyber.api import create_resolver, lambda_handler_for
 from kyber.service import endpoint
 
@@ -8,7 +10,7 @@ classifier = endpoint("sklearn")
 
 
 @app.post("/sklearn")
-def classify_with_sklearn() -> dict:
+def classify_with_sklearn() -> Response[str]:
     return classifier.classify(app.current_event)
 
 

@@ -78,7 +78,7 @@ def test_unexpected_error_outside_the_model_is_also_a_generic_500(handler_module
     def broken_body(*_: object) -> dict:
         raise KeyError(SECRET)
 
-    monkeypatch.setattr("kyber.service.prediction_body", broken_body)
+    monkeypatch.setattr("kyber.service.prediction_json", broken_body)
     response = handler.lambda_handler(load_event("sklearn_single.json"), lambda_context)
     assert response["statusCode"] == HTTPStatus.INTERNAL_SERVER_ERROR
     assert json.loads(response["body"])["requestId"] == lambda_context.aws_request_id

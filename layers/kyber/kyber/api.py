@@ -7,13 +7,14 @@ from http import HTTPStatus
 from typing import Any
 
 import orjson
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from kyber.errors import BatchTooLargeError, CrystalBatchError, ModelChoiceError, ServiceError
 from kyber.observability import logger, metrics
+from kyber.responses import json_response
 
 # Looked up along the error's class hierarchy: a new ServiceError takes its nearest parent's status.
 STATUS_BY_ERROR: dict[type[ServiceError], HTTPStatus] = {
@@ -36,7 +37,7 @@ def create_resolver() -> APIGatewayRestResolver:
     app = APIGatewayRestResolver(serializer=_json_text)
 
     def error_response(status: HTTPStatus, body: dict[str, object]) -> Response[str]:
-        return Response(status_code=int(status), content_type=content_types.APPLICATION_JSON, body=_json_text(body))
+        return json_response(status, _json_text(body))
 
     @app.not_found
     def unknown_route(_: Exception) -> Response[str]:

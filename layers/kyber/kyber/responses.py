@@ -1,16 +1,39 @@
-"""The 200 response: the most probable label per row and every label's score."""
+"""The 200 response: the most probable label per row and every label's score, written as JSON text.
+
+The text is assembled from the scores array as a whole (orjson writes every float of it at once, in
+the same shortest form it gives a Python float); no dict or list is built per row.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from functools import lru_cache
 
 import numpy as np
+import orjson
+from aws_lambda_powertools.event_handler import Response, content_types
 
 
-def prediction_body(labels: tuple[str, ...], scores: np.ndarray) -> dict[str, Any]:
-    best = scores.argmax(axis=1)
-    return {
-        "prediction": np.asarray(labels, dtype=object)[best].tolist(),
-        # The registry has checked that every row holds one score per label.
-        "scores": [dict(zip(labels, row)) for row in scores.tolist()],  # noqa: B905
-    }
+@lru_cache(maxsize=8)
+def _pieces(labels: tuple[str, ...]) -> tuple[np.ndarray, list[bytes]]:
+    """Each label as a JSON string, and what goes before each score of a row and after its last."""
+    quoted = [orjson.dumps(label) for label in labels]
+    before = [b"{" + quoted[0] + b":", *(b"," + label + b":" for label in quoted[1:])]
+    return np.array(quoted, dtype=object), [*before, b"},"]
+
+
+def prediction_json(labels: tuple[str, ...], scores: np.ndarray) -> str:
+    """{"prediction": [label, ...], "scores": [{label: score, ...}, ...]} for scores of shape (rows, labels)."""
+    quoted, around = _pieces(labels)
+    rows, columns = scores.shape
+    values = orjson.dumps(np.ascontiguousarray(scores, dtype=np.float64).ravel(), option=orjson.OPT_SERIALIZE_NUMPY)
+    text = np.empty((rows, 2 * columns + 1), dtype=object)
+    text[:, 0 : 2 * columns : 2] = around[:columns]
+    text[:, 1 : 2 * columns : 2] = np.array(values[1:-1].split(b","), dtype=object).reshape(rows, columns)
+    text[:, -1] = around[-1]
+    prediction = b",".join(quoted[scores.argmax(axis=1)].tolist())
+    body = b"".join(text.ravel().tolist())[:-1]  # the last row's "}," loses its comma
+    return (b'{"prediction":[' + prediction + b'],"scores":[' + body + b"]}").decode()
+
+
+def json_response(status: int, text: str) -> Response[str]:
+    return Response(status_code=int(status), content_type=content_types.APPLICATION_JSON, body=text)

@@ -5,15 +5,17 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import BaseProxyEvent
 from aws_lambda_powertools.metrics import MetricUnit
 
 from kyber.errors import crystal_data_problems
 from kyber.observability import logger, metrics
 from kyber.registry import CrystalModel, get_registry
-from kyber.responses import prediction_body
+from kyber.responses import json_response, prediction_json
 from kyber.settings import get_settings
 from kyber.validation import parse_crystal_batch, parse_json_body, parse_model_choice, require_object
 
@@ -28,7 +30,7 @@ class Endpoint:
     max_rows: int
     chosen_by_request: bool
 
-    def classify(self, event: BaseProxyEvent) -> dict[str, Any]:
+    def classify(self, event: BaseProxyEvent) -> Response[str]:
         payload = require_object(parse_json_body(event.body, is_base64_encoded=bool(event.is_base64_encoded)))
         model = self._model_for(payload)
         batch = parse_crystal_batch(payload, feature_count=self.feature_count, max_rows=self.max_rows)
@@ -44,7 +46,7 @@ class Endpoint:
             )
         metrics.add_metric(name="CrystalsClassified", unit=MetricUnit.Count, value=len(batch))
         logger.info("crystals classified", model=model.name, rows=len(batch), predict_ms=predict_ms)
-        return prediction_body(model.labels, scores.probabilities)
+        return json_response(HTTPStatus.OK, prediction_json(model.labels, scores.probabilities))
 
     def _model_for(self, payload: dict[str, Any]) -> CrystalModel:
         if self.chosen_by_request:
