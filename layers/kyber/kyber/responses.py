@@ -1,12 +1,14 @@
 """The 200 response: the most probable label per row and every label's score, written as JSON text.
 
-The text is assembled from the scores array as a whole (orjson writes every float of it at once, in
-the same shortest form it gives a Python float); no dict or list is built per row.
+The text is assembled from the scores array as a whole: orjson writes every float of it at once, in
+the same shortest form it gives a Python float, and list slices lay the keys around them. No dict or
+list is built per row.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
+from http import HTTPStatus
 
 import numpy as np
 import orjson
@@ -25,15 +27,18 @@ def prediction_json(labels: tuple[str, ...], scores: np.ndarray) -> str:
     """{"prediction": [label, ...], "scores": [{label: score, ...}, ...]} for scores of shape (rows, labels)."""
     quoted, around = _pieces(labels)
     rows, columns = scores.shape
-    values = orjson.dumps(np.ascontiguousarray(scores, dtype=np.float64).ravel(), option=orjson.OPT_SERIALIZE_NUMPY)
-    text = np.empty((rows, 2 * columns + 1), dtype=object)
-    text[:, 0 : 2 * columns : 2] = around[:columns]
-    text[:, 1 : 2 * columns : 2] = np.array(values[1:-1].split(b","), dtype=object).reshape(rows, columns)
-    text[:, -1] = around[-1]
+    written = orjson.dumps(np.ascontiguousarray(scores, dtype=np.float64).ravel(), option=orjson.OPT_SERIALIZE_NUMPY)
+    values = written[1:-1].split(b",")
+    width = 2 * columns + 1  # per row: a key before each score, then the row's end
+    text: list[bytes] = [b""] * (rows * width)
+    for column in range(columns):
+        text[2 * column :: width] = [around[column]] * rows
+        text[2 * column + 1 :: width] = values[column::columns]
+    text[2 * columns :: width] = [around[-1]] * rows
     prediction = b",".join(quoted[scores.argmax(axis=1)].tolist())
-    body = b"".join(text.ravel().tolist())[:-1]  # the last row's "}," loses its comma
+    body = b"".join(text)[:-1]  # the last row's "}," loses its comma
     return (b'{"prediction":[' + prediction + b'],"scores":[' + body + b"]}").decode()
 
 
-def json_response(status: int, text: str) -> Response[str]:
+def json_response(status: HTTPStatus, text: str) -> Response[str]:
     return Response(status_code=int(status), content_type=content_types.APPLICATION_JSON, body=text)

@@ -111,7 +111,8 @@ def _as_float_array(rows: list[Any], feature_count: int) -> np.ndarray | None:
         return None
     if not set(map(type, chain.from_iterable(rows))) <= _NUMBER_TYPES:
         return None
-    batch = np.array(rows, dtype=np.float64)
+    values = np.fromiter(chain.from_iterable(rows), dtype=np.float64, count=len(rows) * feature_count)
+    batch = values.reshape(len(rows), feature_count)
     return batch if np.isfinite(batch).all() else None
 
 
