@@ -7,7 +7,7 @@ from http import HTTPStatus
 from typing import Any
 
 import orjson
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -67,13 +67,34 @@ def create_resolver() -> APIGatewayRestResolver:
     return app
 
 
+def unusable_event_problem(event: object) -> str | None:
+    """Why the event is not an API Gateway REST proxy request the resolver can route, or None."""
+    if not isinstance(event, dict):
+        return "the event is not an API Gateway proxy request (not a JSON object)"
+    for field in ("httpMethod", "path"):
+        if not isinstance(event.get(field), str):
+            return f"the event is not an API Gateway proxy request: {field} is missing or not a string"
+    return None
+
+
 def lambda_handler_for(app: APIGatewayRestResolver) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
     """Every function's handler: logs carry the Lambda context and API Gateway's request id, metrics
-    (with the cold start) are flushed after each request, and the resolver answers."""
+    (with the cold start) are flushed after each request, and the resolver answers; an event it
+    cannot route is a JSON 400."""
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
     @metrics.log_metrics(capture_cold_start_metric=True)
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        return app.resolve(event, context)
+        problem = unusable_event_problem(event)
+        if problem is None:
+            return app.resolve(event, context)
+        logger.info("request rejected", status=int(HTTPStatus.BAD_REQUEST), reason=problem)
+        metrics.add_metric(name="RequestsRejected", unit=MetricUnit.Count, value=1)
+        return {
+            "statusCode": int(HTTPStatus.BAD_REQUEST),
+            "multiValueHeaders": {"Content-Type": [content_types.APPLICATION_JSON]},
+            "body": _json_text({"message": problem}),
+            "isBase64Encoded": False,
+        }
 
     return lambda_handler

@@ -31,7 +31,9 @@ class Endpoint:
     chosen_by_request: bool
 
     def classify(self, event: BaseProxyEvent) -> Response[str]:
-        payload = require_object(parse_json_body(event.body, is_base64_encoded=bool(event.is_base64_encoded)))
+        # API Gateway sends a string or null, and base64 only when isBase64Encoded is the boolean true.
+        raw_body = event.get("body")
+        payload = require_object(parse_json_body(raw_body, is_base64_encoded=event.get("isBase64Encoded") is True))
         model = self._model_for(payload)
         batch = parse_crystal_batch(payload, feature_count=self.feature_count, max_rows=self.max_rows)
         started = time.perf_counter()

@@ -39,8 +39,10 @@ def _non_finite_literal(text: str) -> _Unrepresentable:
     return _Unrepresentable(f"{text} is not a finite number")
 
 
-def parse_json_body(body: str | None, *, is_base64_encoded: bool = False) -> Any:
-    """Decode the request body; a body that is not JSON is a CrystalBatchError."""
+def parse_json_body(body: object, *, is_base64_encoded: bool = False) -> Any:
+    """Decode the request body; a body that is not JSON text is a CrystalBatchError."""
+    if body is not None and not isinstance(body, str):
+        raise CrystalBatchError(f"request body must be JSON text, got {_json_kind(body)} in the event")
     if is_base64_encoded and body:
         try:
             raw: str | bytes = base64.b64decode(body, validate=True)
