@@ -32,6 +32,7 @@ class HttpAnswer:
     status: int
     body: Any
     content_type: str
+    headers: dict[str, str]
 
 
 def post(url: str, body: str | bytes | None, timeout: float = 60) -> HttpAnswer:
@@ -40,10 +41,10 @@ def post(url: str, body: str | bytes | None, timeout: float = 60) -> HttpAnswer:
     request.add_header("Content-Type", "application/json")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            status, raw, content_type = response.status, response.read(), response.headers["Content-Type"]
+            status, raw, headers = response.status, response.read(), dict(response.headers)
     except urllib.error.HTTPError as error:
-        status, raw, content_type = error.code, error.read(), error.headers["Content-Type"]
-    return HttpAnswer(status=status, body=json.loads(raw), content_type=content_type)
+        status, raw, headers = error.code, error.read(), dict(error.headers)
+    return HttpAnswer(status=status, body=json.loads(raw), content_type=headers["Content-Type"], headers=headers)
 
 
 def post_ok(url: str, body: str) -> HttpAnswer:

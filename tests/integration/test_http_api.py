@@ -10,6 +10,7 @@ import pytest
 
 from scripts.lambda_events import ENDPOINTS, EXPECTED_STATUS, SAMPLE_ROW, body_for, endpoint_of, load_event
 from scripts.local_api import post
+from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration
 
@@ -118,3 +119,15 @@ def test_models_load_once_per_container_and_stay_cached(api_url, local_api):
     warm = Counter(record["function_name"] for record in served if record["cold_start"] is False)
     assert all(warm[name] >= 14 for name in ("SklearnFunction", "PytorchFunction")), warm
     assert warm["AstromechFunction"] >= 29, warm
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "model"), [("sklearn", "sklearn"), ("pytorch", "pytorch"), ("astromech", "pytorch")]
+)
+def test_each_answer_over_http_names_the_model_and_its_build(api_url, endpoint, model):
+    answer = post(f"{api_url}/{endpoint}", body_for(endpoint, json.dumps([SAMPLE_ROW]), model=model))
+    assert answer.status == HTTPStatus.OK
+    assert answer.headers["X-Kyber-Model"] == model
+    # the build this API serves: the project's own `sam build`, for sam local and for a stack deployed from it
+    built = json.loads((REPO / ".aws-sam/build/ModelsLayer/models/manifest.json").read_text())
+    assert answer.headers["X-Kyber-Model-Version"] == built["models"][model]["sha256"][:12]

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from build_models_layer import build_models_layer
+from kyber.manifest import sha256_of
 from scripts.lambda_events import json_event, load_event, proxy_event
 from tests.conftest import DEFAULT_ARTIFACTS, DEFAULT_LABELS, NATIVE_TOLERANCE, configure_service
 from tests.native_models import native_probabilities
@@ -112,3 +113,25 @@ def test_each_answer_is_logged_with_its_model_rows_and_the_models_own_time(invok
     assert 0 < served["predict_ms"] < 10_000
     (metrics,) = [record for record in records if "CrystalsClassified" in record]
     assert metrics["CrystalsClassified"] == [float(rows)]
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "event_name", "model"),
+    [
+        ("sklearn", "sklearn_single.json", "sklearn"),
+        ("pytorch", "pytorch_batch.json", "pytorch"),
+        ("astromech", "astromech_sklearn_single.json", "sklearn"),
+        ("astromech", "astromech_pytorch_batch.json", "pytorch"),
+    ],
+)
+def test_each_answer_names_the_model_and_its_build(invoke, built_models, endpoint, event_name, model):
+    answer = invoke(endpoint, load_event(event_name))
+    assert answer.status == HTTPStatus.OK
+    assert answer.headers["X-Kyber-Model"] == model
+    assert answer.headers["X-Kyber-Model-Version"] == sha256_of(built_models / f"{model}.onnx")[:12]
+
+
+def test_an_error_names_no_model(invoke):
+    answer = invoke("astromech", load_event("astromech_bad_model.json"))
+    assert answer.status == HTTPStatus.BAD_REQUEST
+    assert "X-Kyber-Model" not in answer.headers

@@ -41,6 +41,8 @@ class CrystalModel:
     output_name: str
     # The build checked this model's scores against its native library for |values| up to here.
     verified_magnitude: float
+    # Which build of the model this is: the first 12 hex digits of its ONNX file's SHA-256.
+    version: str
 
     def score(self, batch: np.ndarray) -> Scores:
         """Scores of shape (rows, labels); a ModelFailureError when the model misbehaves."""
@@ -101,6 +103,7 @@ class ModelRegistry:
             input_dtype=np.dtype(entry.input_dtype),
             output_name=entry.probabilities_output,
             verified_magnitude=entry.parity.max_abs_input,
+            version=entry.sha256[:12],
         )
         logger.info(
             "model loaded",

@@ -40,5 +40,7 @@ def prediction_json(labels: tuple[str, ...], scores: np.ndarray) -> str:
     return (b'{"prediction":[' + prediction + b'],"scores":[' + body + b"]}").decode()
 
 
-def json_response(status: HTTPStatus, text: str) -> Response[str]:
-    return Response(status_code=int(status), content_type=content_types.APPLICATION_JSON, body=text)
+def json_response(status: HTTPStatus, text: str, headers: dict[str, str] | None = None) -> Response[str]:
+    return Response(
+        status_code=int(status), content_type=content_types.APPLICATION_JSON, body=text, headers=headers or {}
+    )

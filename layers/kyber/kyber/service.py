@@ -19,6 +19,10 @@ from kyber.responses import json_response, prediction_json
 from kyber.settings import get_settings
 from kyber.validation import parse_crystal_batch, parse_json_body, parse_model_choice, require_object
 
+# Every 200 says which model scored the request, and which build of it.
+MODEL_HEADER = "X-Kyber-Model"
+MODEL_VERSION_HEADER = "X-Kyber-Model-Version"
+
 
 @dataclass(frozen=True)
 class Endpoint:
@@ -48,7 +52,11 @@ class Endpoint:
             )
         metrics.add_metric(name="CrystalsClassified", unit=MetricUnit.Count, value=len(batch))
         logger.info("crystals classified", model=model.name, rows=len(batch), predict_ms=predict_ms)
-        return json_response(HTTPStatus.OK, prediction_json(model.labels, scores.probabilities))
+        return json_response(
+            HTTPStatus.OK,
+            prediction_json(model.labels, scores.probabilities),
+            {MODEL_HEADER: model.name, MODEL_VERSION_HEADER: model.version},
+        )
 
     def _model_for(self, payload: dict[str, Any]) -> CrystalModel:
         if self.chosen_by_request:
