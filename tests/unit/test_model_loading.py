@@ -89,11 +89,9 @@ def test_tampered_model_file_is_refused(models_copy):
     # Given an ONNX file changed after the build
     with (models_copy / "pytorch.onnx").open("ab") as onnx_file:
         onnx_file.write(b"\0")
-    registry = ModelRegistry(models_copy)
-    # When it is loaded, then the registry refuses it, naming the file
+    # When the registry opens the folder, then it refuses it, naming the file, whichever model is wanted
     with pytest.raises(ModelArtifactError, match=r"pytorch\.onnx has sha256"):
-        registry.get("pytorch")
-    assert registry.get("sklearn").name == "sklearn"
+        ModelRegistry(models_copy)
 
 
 def test_labels_file_changed_after_build_is_refused(models_copy):

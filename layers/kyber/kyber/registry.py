@@ -66,18 +66,23 @@ class CrystalModel:
 
 
 class ModelRegistry:
-    """The models of one models directory, checked against its manifest; each session is created once."""
+    """The models of one models directory, every file checked against its manifest; each session is created once."""
 
     def __init__(self, models_dir: Path) -> None:
         self.models_dir = models_dir
         self.manifest: Manifest = read_manifest(models_dir)
+        labels_path = verified_file(models_dir, self.manifest.labels_file)
         try:
-            self.labels = read_labels(verified_file(models_dir, self.manifest.labels_file))
+            self.labels = read_labels(labels_path)
         except LabelsFileError as exc:
-            raise ModelArtifactError(f"bad labels file in {models_dir}: {exc}") from exc
+            raise ModelArtifactError(f"{labels_path}: {exc}") from exc
         if self.labels != self.manifest.labels:
-            raise ModelArtifactError("the labels file and the manifest disagree")
+            raise ModelArtifactError(
+                f"{labels_path} names {list(self.labels)}, the manifest says {list(self.manifest.labels)}"
+            )
         self.feature_count = self.manifest.feature_count
+        # Every file of the layer is checked now, whichever models this function serves.
+        self._paths = {name: verified_file(models_dir, entry.artifact) for name, entry in self.manifest.models.items()}
         self._models: dict[str, CrystalModel] = {}
 
     @property
@@ -93,7 +98,7 @@ class ModelRegistry:
     def _load(self, name: str) -> CrystalModel:
         entry = self.manifest.models[name]
         started = time.perf_counter()
-        path = verified_file(self.models_dir, entry.artifact)
+        path = self._paths[name]
         session = ort.InferenceSession(path, sess_options=session_options(), providers=["CPUExecutionProvider"])
         model = CrystalModel(
             name=name,

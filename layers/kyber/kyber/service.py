@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import BaseProxyEvent
 from aws_lambda_powertools.metrics import MetricUnit
 
-from kyber.errors import crystal_data_problems
+from kyber.errors import ModelArtifactError, crystal_data_problems
 from kyber.observability import logger, metrics
 from kyber.registry import CrystalModel, get_registry
 from kyber.responses import json_response, prediction_json
@@ -67,10 +67,17 @@ class Endpoint:
 
 def endpoint(model: str | None = None) -> Endpoint:
     """The endpoint serving the named model; without a name, every model of the registry, the
-    request's "model" picking one. Each is created and verified now, during the init."""
-    registry = get_registry()
+    request's "model" picking one. Each is created and verified now, during the init: when an
+    artifact fails its check, one ERROR line says which and why, and the execution environment
+    stops before it answers anything (API Gateway then answers 502)."""
+    try:
+        registry = get_registry()
+        models = {name: registry.get(name) for name in ([model] if model else registry.names)}
+    except ModelArtifactError as error:
+        logger.error("model artifacts refused", reason=str(error))
+        raise SystemExit(1) from None
     return Endpoint(
-        models={name: registry.get(name) for name in ([model] if model else registry.names)},
+        models=models,
         feature_count=registry.feature_count,
         max_rows=get_settings().max_rows,
         chosen_by_request=model is None,

@@ -1,0 +1,72 @@
+"""A function whose model artifacts fail their checks does not start: one ERROR line names the file and
+what is wrong, the same on every route."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from scripts.lambda_events import ENDPOINTS
+from tests.conftest import configure_service
+
+
+def append_a_byte(models: Path) -> None:
+    with (models / "pytorch.onnx").open("ab") as onnx_file:
+        onnx_file.write(b"\0")
+
+
+def edit_manifest(change: Callable[[dict], None]) -> Callable[[Path], None]:
+    def edit(models: Path) -> None:
+        manifest = json.loads((models / "manifest.json").read_text())
+        change(manifest)
+        (models / "manifest.json").write_text(json.dumps(manifest))
+
+    return edit
+
+
+FAULTS: dict[str, tuple[Callable[[Path], None], str]] = {
+    "missing model file": (lambda models: (models / "sklearn.onnx").unlink(), r"/sklearn\.onnx is missing"),
+    "hash mismatch": (append_a_byte, r"/pytorch\.onnx has sha256 [0-9a-f]{64}, the manifest says [0-9a-f]{64}"),
+    "missing manifest": (lambda models: (models / "manifest.json").unlink(), r"cannot read .*/manifest\.json"),
+    "manifest not JSON": (
+        lambda models: (models / "manifest.json").write_text("{models"),
+        r"manifest\.json is not JSON",
+    ),
+    "manifest key missing": (edit_manifest(lambda manifest: manifest.pop("models")), r"manifest\.json has no 'models'"),
+    "nested manifest key missing": (
+        edit_manifest(lambda manifest: manifest["models"]["pytorch"]["parity"].pop("max_abs_input")),
+        r"manifest\.json > models > pytorch > parity has no 'max_abs_input'",
+    ),
+    "labels that disagree": (
+        edit_manifest(lambda manifest: manifest.update(labels=["yellow", "green", "blue"])),
+        r"/output_labels\.txt names \['blue', 'green', 'yellow'\], the manifest says \['yellow', 'green', 'blue'\]",
+    ),
+}
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+@pytest.mark.parametrize(("fault", "reason"), FAULTS.values(), ids=FAULTS.keys())
+def test_a_broken_artifact_stops_the_init_with_one_error_line_naming_it(
+    built_models, tmp_path, monkeypatch, handler_module, capfd, endpoint, fault, reason
+):
+    # Given the built models with one fault
+    broken = tmp_path / "models"
+    shutil.copytree(built_models, broken)
+    fault(broken)
+    configure_service(monkeypatch, KYBER_MODELS_DIR=str(broken))
+    capfd.readouterr()
+    # When the function starts cold, then it stops before it can answer
+    with pytest.raises(SystemExit) as stopped:
+        handler_module(endpoint)
+    assert stopped.value.code == 1
+    # And its log has exactly one ERROR line, which says what is wrong with which file
+    records = [json.loads(line) for line in capfd.readouterr().out.splitlines() if line.startswith("{")]
+    (error,) = [record for record in records if record["level"] == "ERROR"]
+    assert error["message"] == "model artifacts refused"
+    assert str(broken) in error["reason"]
+    assert re.search(reason, error["reason"]), error["reason"]
