@@ -24,7 +24,7 @@ export AWS_SECRET_ACCESS_KEY ?= kyber-local
 export AWS_DEFAULT_REGION ?= eu-west-1
 export AWS_MAX_ATTEMPTS ?= 1
 
-.PHONY: help setup emulator build serve test lint unit integration benchmark load train clean
+.PHONY: help setup emulator build serve test lint unit integration benchmark load openapi train clean
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -68,6 +68,9 @@ benchmark: setup build
 
 load: setup build
 	$(PYTHON) -m scripts.load
+
+openapi: build
+	$(PYTHON) -m scripts.openapi --write
 
 train: $(VENV)/.installed
 	$(PYTHON) layers/models/train_default_models.py --out layers/models/artifacts

@@ -90,3 +90,11 @@ def test_another_method_on_the_route_is_a_json_404(handler_module, lambda_contex
     status, answer = call(handler_module, lambda_context, endpoint, event)
     assert status == HTTPStatus.NOT_FOUND
     assert answer == {"message": "no such route; POST /sklearn, /pytorch or /astromech"}
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_a_body_of_bytes_that_are_not_utf8_is_a_422(handler_module, lambda_context, endpoint):
+    event = proxy_event(endpoint, base64.b64encode(b"\xff\xfe{\x00\x80crystalData").decode(), base64=True)
+    status, answer = call(handler_module, lambda_context, endpoint, event)
+    assert status == HTTPStatus.UNPROCESSABLE_ENTITY
+    assert answer["message"].startswith("request body is not valid JSON")

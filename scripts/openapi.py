@@ -1,0 +1,247 @@
+"""The API's OpenAPI 3.1 document, generated from the code that serves it.
+
+Each route comes from a function's own resolver; what its request may hold (the feature count, the row
+limit, the model names) from the endpoint that function built at its init; the statuses from the error
+table of kyber.api. Run from the repository root after `sam build`:
+`python -m scripts.openapi [--write]` prints the document, or writes openapi.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import io
+import json
+import os
+import sys
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+DOCUMENT = REPO / "openapi.json"
+BUILT_MODELS = REPO / ".aws-sam" / "build" / "ModelsLayer" / "models"
+ROUTES = ("sklearn", "pytorch", "astromech")
+SAMPLE_ROWS = [[0.92, 0.12, 0.31, 0.09], [6.2, 2.9, 4.3, 1.3]]
+# The default models' answer to SAMPLE_ROWS, recorded through sam local start-api: live scores can
+# differ in their last digits between CPUs, and the document must be the same wherever it is generated.
+RECORDED_ANSWER = {
+    "sklearn": {
+        "prediction": ["blue", "green"],
+        "scores": [
+            {"blue": 0.9979021471060453, "green": 0.0020978506503921174, "yellow": 2.2435624584826565e-9},
+            {"blue": 0.008456920632808665, "green": 0.9351317068206194, "yellow": 0.05641137254657186},
+        ],
+    },
+    "pytorch": {
+        "prediction": ["blue", "green"],
+        "scores": [
+            {"blue": 0.9953910112380981, "green": 0.004608959425240755, "yellow": 8.121477712563774e-9},
+            {"blue": 1.551229189544756e-7, "green": 0.9999910593032837, "yellow": 8.82829317561118e-6},
+        ],
+    },
+}
+
+MESSAGE = {"type": "string", "description": "What is wrong, in a short human sentence."}
+PROBLEM = {
+    "type": "object",
+    "required": ["row", "error"],
+    "properties": {
+        "row": {"type": "integer", "minimum": 0, "description": "Index of the row in crystalData."},
+        "position": {"type": "integer", "minimum": 0, "description": "Index of the value in its row."},
+        "error": {"type": "string"},
+    },
+}
+
+
+def request_schema(feature_count: int, max_rows: int, models: list[str] | None) -> dict[str, Any]:
+    number = {"type": "number", "description": "A finite measurement; JSON integers are numbers."}
+    row = {"type": "array", "items": number, "minItems": feature_count, "maxItems": feature_count}
+    properties: dict[str, Any] = {
+        "crystalData": {
+            "type": "array",
+            "items": row,
+            "minItems": 1,
+            "maxItems": max_rows,
+            "description": f"One row of {feature_count} measurements per sample; at most {max_rows} rows.",
+        }
+    }
+    if models:
+        properties["model"] = {"type": "string", "enum": models, "description": "The model that scores the rows."}
+    return {"type": "object", "required": sorted(properties), "properties": properties}
+
+
+def prediction_schema(labels: list[str]) -> dict[str, Any]:
+    score = {"type": "number", "minimum": 0, "maximum": 1}
+    return {
+        "type": "object",
+        "required": ["prediction", "scores"],
+        "properties": {
+            "prediction": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "The label with the highest score, one per row, in request order.",
+            },
+            "scores": {
+                "type": "array",
+                "items": {"type": "object", "additionalProperties": score},
+                "description": f"Every label's score, one object per row; labels come from the models' labels "
+                f"file (the default models: {', '.join(labels)}).",
+            },
+        },
+    }
+
+
+def error_schema(required: list[str], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"type": "object", "required": required, "properties": {"message": MESSAGE, **(extra or {})}}
+
+
+def answer(module: Any, route: str, payload: object) -> tuple[int, dict[str, str], Any]:
+    from scripts.lambda_events import FakeLambdaContext, json_event
+
+    with contextlib.redirect_stdout(io.StringIO()):  # the handler's own logs and metrics
+        response = module.lambda_handler(json_event(route, payload), FakeLambdaContext())
+    headers = {name: values[-1] for name, values in response["multiValueHeaders"].items()}
+    return response["statusCode"], headers, json.loads(response["body"])
+
+
+def operation(route: str, module: Any) -> dict[str, Any]:
+    """The POST operation of one route, with an example of each answer made by calling its handler."""
+    from kyber.api import STATUS_BY_ERROR
+    from kyber.service import MODEL_HEADER, MODEL_VERSION_HEADER
+
+    endpoint = module.classifier
+    models = list(endpoint.models) if endpoint.chosen_by_request else None
+    labels = list(next(iter(endpoint.models.values())).labels)
+    chosen = {"model": models[-1]} if models else {}
+    valid = {**chosen, "crystalData": SAMPLE_ROWS}
+    status, headers, body = answer(module, route, valid)
+    model = headers[MODEL_HEADER]
+    recorded = RECORDED_ANSWER[model]
+    close = all(
+        abs(live[label] - kept[label]) <= 1e-6
+        for live, kept in zip(body["scores"], recorded["scores"], strict=True)
+        for label in labels
+    )
+    if status != HTTPStatus.OK or body["prediction"] != recorded["prediction"] or not close:
+        raise RuntimeError(f"/{route} no longer answers the recorded example: {status} {body}")
+    examples: dict[int, Any] = {
+        HTTPStatus.UNPROCESSABLE_ENTITY: answer(module, route, {**chosen, "crystalData": [[5.1, "3.5", 1.4]]})[2],
+        HTTPStatus.REQUEST_ENTITY_TOO_LARGE: answer(
+            module, route, {**chosen, "crystalData": [SAMPLE_ROWS[0]] * (endpoint.max_rows + 1)}
+        )[2],
+    }
+    responses: dict[str, Any] = {
+        "200": {
+            "description": "Every row's most probable colour and every colour's score.",
+            "headers": {
+                MODEL_HEADER: {"description": "The model that scored the rows.", "schema": {"type": "string"}},
+                MODEL_VERSION_HEADER: {
+                    "description": "The first 12 hex digits of the served ONNX file's SHA-256.",
+                    "schema": {"type": "string", "pattern": "^[0-9a-f]{12}$"},
+                },
+            },
+            "content": {"application/json": {"schema": prediction_schema(labels), "example": RECORDED_ANSWER[model]}},
+        },
+    }
+    if models:
+        examples[HTTPStatus.BAD_REQUEST] = answer(module, route, {"model": "tensorflow", "crystalData": SAMPLE_ROWS})[2]
+    described = {
+        HTTPStatus.BAD_REQUEST: ("The model is missing, not a string or unknown; it is checked before the data.", []),
+        HTTPStatus.UNPROCESSABLE_ENTITY: (
+            "The body is not a JSON object of crystalData rows of finite numbers, or holds rows the model "
+            "cannot score; errors lists at most 10 problems and errorCount counts them all.",
+            ["errors", "errorCount"],
+        ),
+        HTTPStatus.REQUEST_ENTITY_TOO_LARGE: ("More rows than the limit, given as limit.", ["limit"]),
+    }
+    extras = {
+        "errors": {"type": "array", "items": PROBLEM, "maxItems": 10},
+        "errorCount": {"type": "integer", "minimum": 1},
+        "limit": {"type": "integer", "minimum": 1},
+    }
+    for status_code in sorted(set(STATUS_BY_ERROR.values())):
+        if status_code == HTTPStatus.BAD_REQUEST and not models:
+            continue
+        description, fields = described[status_code]
+        required = ["message", *(["limit"] if status_code == HTTPStatus.REQUEST_ENTITY_TOO_LARGE else [])]
+        schema = error_schema(required, {field: extras[field] for field in fields})
+        content = {"schema": schema, "example": examples[status_code]}
+        responses[str(int(status_code))] = {"description": description, "content": {"application/json": content}}
+    responses["500"] = {
+        "description": "The model failed; quote requestId when reporting it. Details are only in the logs.",
+        "content": {
+            "application/json": {
+                "schema": error_schema(["message", "requestId"], {"requestId": {"type": "string"}}),
+                "example": {
+                    "message": "internal error while predicting; quote the requestId when reporting it",
+                    "requestId": "c0ffee00-request-id",
+                },
+            }
+        },
+    }
+    return {
+        "operationId": f"classify_{route}",
+        "summary": (module.__doc__ or "").strip().splitlines()[0],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": request_schema(endpoint.feature_count, endpoint.max_rows, models),
+                    "example": valid,
+                }
+            },
+        },
+        "responses": responses,
+    }
+
+
+def document() -> dict[str, Any]:
+    """The document for the service as the current environment configures it (KYBER_* variables)."""
+    from kyber.registry import get_registry
+    from kyber.settings import get_settings
+
+    get_settings.cache_clear()
+    get_registry.cache_clear()
+    paths: dict[str, Any] = {}
+    for route in ROUTES:
+        # A fresh init, as a cold start makes it under the current settings.
+        module = importlib.reload(importlib.import_module(f"functions.{route}.app"))
+        for served in module.app._static_routes + module.app._dynamic_routes:
+            paths.setdefault(served.path, {})[served.method.lower()] = operation(route, module)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Kyber crystal classifier",
+            "version": "1.0.0",
+            "description": "Gonk droids POST crystal measurements; the service answers with each sample's most "
+            "probable crystal colour and every colour's score.",
+        },
+        "servers": [{"url": "http://127.0.0.1:3000", "description": "sam local start-api"}],
+        "paths": paths,
+    }
+
+
+def text() -> str:
+    return json.dumps(document(), indent=2, ensure_ascii=False) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--write", action="store_true", help=f"write {DOCUMENT.name} instead of printing it")
+    options = parser.parse_args()
+    os.environ.setdefault("KYBER_MODELS_DIR", str(BUILT_MODELS))
+    os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "kyber-classifier")
+    os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "KyberClassifier")
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
+    sys.path[:0] = [str(REPO / "layers" / "kyber"), str(REPO / "layers" / "models"), str(REPO)]
+    if options.write:
+        DOCUMENT.write_text(text())
+        print(f"wrote {DOCUMENT}")
+    else:
+        print(text(), end="")
+
+
+if __name__ == "__main__":
+    main()
