@@ -158,6 +158,34 @@ def first_duration(api: LocalApi, logged: int) -> str:
     return "not reported"
 
 
+def worst_bodies(repeats: int) -> None:
+    """The slowest bodies a droid could send within Lambda's 6 MB request limit, answered in-process."""
+    from scripts.lambda_events import FakeLambdaContext, proxy_event
+
+    size = 5_900_000
+    row = "[0.12345678901234567, 1.2345678901234567, 12.345678901234567, 0.00012345678901234]"
+    bodies = {
+        "5.9 MB of [NaN] rows": "[" + ",".join(["[NaN]"] * (size // 6)) + "]",
+        "5.9 MB of 1e400 values": "[" + ",".join(["[1e400, 1e400, 1e400, 1e400]"] * (size // 29)) + "]",
+        "5.9 MB of valid rows": "[" + ",".join([row] * (size // len(row))) + "]",
+        "1 MB of [NaN] rows, the most read twice": "[" + ",".join(["[NaN]"] * ((1 << 20) // 6 - 10)) + "]",
+        "10,000 rows of 17-digit values, one NaN": "[" + ",".join([row] * 9_999 + ["[NaN, 1, 2, 3]"]) + "]",
+        "1 MB of nested brackets": "[" * (1 << 20),
+    }
+    handler = __import__("functions.astromech.app", fromlist=["lambda_handler"])
+    context = FakeLambdaContext()
+    print(f"\nWorst bodies, in-process on /astromech (median of {repeats}): status and function time")
+    worst = 0.0
+    for name, crystal_data in bodies.items():
+        event = proxy_event("astromech", '{"model": "pytorch", "crystalData": ' + crystal_data + "}")
+        with contextlib.redirect_stdout(io.StringIO()):
+            status = handler.lambda_handler(event, context)["statusCode"]
+            seconds = median_seconds(partial(handler.lambda_handler, event, context), repeats)
+        worst = max(worst, seconds)
+        print(f"  {name:<42} {status}  {seconds * 1000:7.1f} ms")
+    print(f"  worst: {worst * 1000:.1f} ms")
+
+
 def over_http(url: str | None, requests: int) -> None:
     from scripts.local_api import post_ok, start_local_api
 
@@ -202,6 +230,7 @@ def main() -> None:
         sys.exit(f"{BUILT_MODELS} is missing: run `make build` first")
     cold_starts(options.cold_starts)
     request_latency(options.rows, options.repeats)
+    worst_bodies(max(3, options.repeats // 4))
     if options.http or options.url:
         over_http(options.url, options.http_requests)
 

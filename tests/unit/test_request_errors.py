@@ -7,6 +7,7 @@ from http import HTTPStatus
 
 import pytest
 
+from kyber.validation import MAX_REREAD_BYTES
 from scripts.lambda_events import ENDPOINTS, SAMPLE_ROW, body_for, json_event, proxy_event
 from tests.conftest import configure_service
 
@@ -259,3 +260,28 @@ def test_values_too_large_for_the_models_arithmetic_are_422_naming_the_rows(invo
         "errors": [{"row": 1, "error": problem}, {"row": 2, "error": problem}],
         "errorCount": 2,
     }
+
+
+def nan_rows_body(endpoint: str, size: int) -> str:
+    """A body of about size bytes whose rows are all [NaN]."""
+    rows = (size - 40) // 6
+    return body_for(endpoint, "[" + ",".join(["[NaN]"] * rows) + "]", model="sklearn")
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_a_large_body_that_is_not_strict_json_is_refused_without_reading_it_again(invoke, endpoint):
+    # Given a body beyond what any batch within the row limit needs, with NaN in it
+    body = nan_rows_body(endpoint, MAX_REREAD_BYTES + 1000)
+    # When it is sent, then it is refused as not JSON, naming where the strict parser stopped
+    answer = invoke(endpoint, proxy_event(endpoint, body))
+    assert answer.status == HTTPStatus.UNPROCESSABLE_ENTITY
+    assert answer.body["message"].startswith("request body is not valid JSON: ")
+    assert set(answer.body) == {"message"}
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_a_body_within_the_reread_size_is_still_read_row_by_row(invoke, endpoint):
+    body = nan_rows_body(endpoint, MAX_REREAD_BYTES - 1000)
+    answer = invoke(endpoint, proxy_event(endpoint, body))
+    assert answer.status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+    assert answer.body["limit"] == 10_000
