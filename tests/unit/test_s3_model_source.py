@@ -88,15 +88,28 @@ def test_missing_prefix_is_a_clear_cold_start_error(model_bucket):
         get_registry()
 
 
-def test_manifest_naming_a_path_outside_the_folder_is_refused(model_bucket, built_models, tmp_path):
+@pytest.mark.parametrize("name", ["../../escape.onnx", "..", ".", "", "nested/sklearn.onnx", "/etc/passwd"])
+def test_manifest_naming_anything_but_a_plain_file_name_is_refused(model_bucket, built_models, tmp_path, name):
     hostile = tmp_path / "hostile"
     shutil.copytree(built_models, hostile)
     manifest = orjson.loads((hostile / "manifest.json").read_bytes())
-    manifest["models"]["sklearn"]["file"] = "../../escape.onnx"
+    manifest["models"]["sklearn"]["file"] = name
     (hostile / "manifest.json").write_bytes(orjson.dumps(manifest))
     upload(model_bucket, hostile)
-    with pytest.raises(ModelArtifactError, match="not a plain file name"):
+    with pytest.raises(ModelArtifactError, match=f"the manifest names {name!r}, which is not a plain file name"):
         get_registry()
+
+
+def test_the_download_folder_is_created_with_its_parents_or_reused(model_bucket, built_models, tmp_path, monkeypatch):
+    upload(model_bucket, built_models)
+    nested = tmp_path / "a" / "b" / "models"
+    configure_service(monkeypatch, KYBER_DOWNLOAD_DIR=str(nested))
+    assert get_registry().models_dir == nested
+    # A second cold start in the same execution environment finds the folder there already
+    configure_service(monkeypatch, KYBER_DOWNLOAD_DIR=str(nested))
+    assert sorted(path.name for path in get_registry().models_dir.iterdir()) == sorted(
+        path.name for path in built_models.iterdir()
+    )
 
 
 @pytest.mark.parametrize(

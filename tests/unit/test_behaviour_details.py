@@ -1,0 +1,178 @@
+"""Details operators and clients rely on: where 422 ends and 500 begins, settings defaults, labels file
+rules, base64 strictness, error wording, and the log lines and metrics dashboards are built on."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+from http import HTTPStatus
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kyber.errors import ModelFailureError
+from kyber.labels import LabelsFileError, parse_labels
+from kyber.registry import ModelRegistry
+from kyber.settings import DEFAULT_MAX_ROWS, Settings, SettingsError
+from scripts.lambda_events import load_event, proxy_event
+
+
+class NonFiniteRows:
+    """An ONNX Runtime session stand-in that scores every row 1/3 each, except the given rows: NaN."""
+
+    def __init__(self, *rows: int) -> None:
+        self.rows = list(rows)
+
+    def run(self, _: object, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        (batch,) = feeds.values()
+        scores = np.full((len(batch), 3), 1 / 3)
+        scores[self.rows] = np.nan
+        return [scores]
+
+
+@pytest.fixture
+def sklearn_model(built_models: Path):
+    return ModelRegistry(built_models).get("sklearn")
+
+
+def test_unscorable_rows_beyond_the_verified_range_are_a_result_not_a_failure(sklearn_model):
+    model = dataclasses.replace(sklearn_model, session=NonFiniteRows(1))
+    beyond = sklearn_model.verified_magnitude * 2
+    scores = model.score(np.array([[1.0, 1, 1, 1], [0, beyond, 0, 0], [2.0, 2, 2, 2]]))
+    assert scores.unscorable_rows.tolist() == [1]
+    assert np.isfinite(scores.probabilities[[0, 2]]).all()
+
+
+def test_each_unscorable_row_is_judged_by_its_own_values(sklearn_model):
+    # Given two rows without scores: one beyond the verified range, one well within it
+    model = dataclasses.replace(sklearn_model, session=NonFiniteRows(0, 1))
+    beyond = sklearn_model.verified_magnitude * 2
+    # When they are scored together, then the one within the range makes it a model failure
+    with pytest.raises(ModelFailureError, match="non-finite scores for values it was verified on"):
+        model.score(np.array([[beyond, 0, 0, 0], [1.0, 1, 1, 1]]))
+
+
+def test_a_row_at_exactly_the_verified_magnitude_was_verified(sklearn_model):
+    model = dataclasses.replace(sklearn_model, session=NonFiniteRows(0))
+    with pytest.raises(ModelFailureError):
+        model.score(np.array([[sklearn_model.verified_magnitude, 0, 0, 0]]))
+
+
+def test_settings_defaults_are_the_layer_folder_ten_thousand_rows_and_no_model_source():
+    settings = Settings.from_environ({})
+    assert settings.models_dir == Path("/opt/models")
+    assert settings.max_rows == DEFAULT_MAX_ROWS == 10_000
+    assert settings.model_source == ""
+    assert settings.download_dir == Path("/tmp/kyber-models")
+
+
+def test_a_row_limit_of_one_is_allowed():
+    assert Settings.from_environ({"KYBER_MAX_ROWS": "1"}).max_rows == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [("0", "at least 1, got 0"), ("-5", "at least 1, got -5"), ("many", "an integer, got 'many'")],
+)
+def test_a_bad_row_limit_says_what_is_wrong(value, reason):
+    with pytest.raises(SettingsError, match=f"KYBER_MAX_ROWS must be {reason}"):
+        Settings.from_environ({"KYBER_MAX_ROWS": value})
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("'blue'", "labels file must hold a non-empty list"),
+        ("[]", "labels file must hold a non-empty list"),
+        ("['blue', '']", "every label must be a non-empty string"),
+        ("['blue', 3]", "every label must be a non-empty string"),
+        ("['blue', 'blue']", "labels must be distinct"),
+        ("['blue', 'green'", "labels file is not a Python literal"),
+    ],
+)
+def test_a_labels_file_that_is_not_a_list_of_distinct_names_is_refused(text, reason):
+    with pytest.raises(LabelsFileError, match=reason):
+        parse_labels(text)
+
+
+def test_labels_may_be_a_tuple_and_surrounding_whitespace_is_ignored():
+    assert parse_labels("\n ('blue', 'green', 'yellow') \n") == ("blue", "green", "yellow")
+
+
+def test_base64_with_characters_outside_the_alphabet_is_refused(invoke):
+    encoded = base64.b64encode(b'{"crystalData": [[5.1, 3.5, 1.4, 0.2]]}').decode()
+    answer = invoke("sklearn", proxy_event("sklearn", encoded[:8] + "*" + encoded[8:], base64=True))
+    assert answer.status == HTTPStatus.UNPROCESSABLE_ENTITY
+    assert answer.body == {"message": "request body is not valid base64"}
+
+
+@pytest.mark.parametrize(
+    ("body", "kind"),
+    [("[1]", "a list"), ('"text"', "a string"), ("4", "a number"), ("null", "null"), ("true", "a boolean")],
+)
+def test_a_body_that_is_not_an_object_is_named_by_its_kind(invoke, body, kind):
+    answer = invoke("pytorch", proxy_event("pytorch", body))
+    assert answer.body == {"message": f"request body must be a JSON object, got {kind}"}
+
+
+@pytest.mark.parametrize(
+    ("crystal_data", "message"),
+    [
+        ('{"a": 1}', "crystalData must be a list of rows, got an object"),
+        ("NaN", "crystalData must be a list of rows, got a non-finite number"),
+        ("[[1, 2, 3, 4], 5]", "crystalData has 1 invalid entry"),
+        ('[[1, 2, 3, "4"], [true, 2, 3, 4]]', "crystalData has 2 invalid entries"),
+    ],
+)
+def test_crystal_data_problems_are_worded_for_their_kind_and_count(invoke, crystal_data, message):
+    answer = invoke("sklearn", proxy_event("sklearn", '{"crystalData": ' + crystal_data + "}"))
+    assert answer.status == HTTPStatus.UNPROCESSABLE_ENTITY
+    assert answer.body["message"] == message
+
+
+def log_records(output: str) -> list[dict]:
+    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+
+
+def test_a_rejected_request_is_logged_with_status_and_reason_and_counted(invoke, capfd):
+    capfd.readouterr()
+    answer = invoke("astromech", load_event("astromech_bad_model.json"))
+    records = log_records(capfd.readouterr().out)
+    (rejected,) = [record for record in records if record.get("message") == "request rejected"]
+    assert rejected["level"] == "INFO"
+    assert rejected["status"] == answer.status == HTTPStatus.BAD_REQUEST
+    assert rejected["reason"] == answer.body["message"]
+    (metrics,) = [record for record in records if "RequestsRejected" in record]
+    assert metrics["RequestsRejected"] == [1.0]
+    assert metrics["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "KyberClassifier"
+    assert "CrystalsClassified" not in metrics
+
+
+def test_a_failed_request_is_logged_with_its_traceback_and_counted(handler_module, lambda_context, capfd):
+    handler = handler_module("sklearn")
+    models = {"sklearn": dataclasses.replace(handler.classifier.models["sklearn"], session=NonFiniteRows(0))}
+    handler.classifier = dataclasses.replace(handler.classifier, models=models)
+    capfd.readouterr()
+    response = handler.lambda_handler(load_event("sklearn_single.json"), lambda_context)
+    records = log_records(capfd.readouterr().out)
+    (failed,) = [record for record in records if record.get("message") == "request failed"]
+    assert response["statusCode"] == HTTPStatus.INTERNAL_SERVER_ERROR
+    assert failed["level"] == "ERROR"
+    assert failed["request_id"] == lambda_context.aws_request_id
+    assert "ModelFailureError" in failed["exception"]
+    (metrics,) = [record for record in records if "RequestsFailed" in record]
+    assert metrics["RequestsFailed"] == [1.0]
+
+
+def test_a_model_load_is_logged_with_its_file_hashes_and_time(handler_module, built_models, capfd):
+    capfd.readouterr()
+    handler_module("pytorch")
+    (loaded,) = [record for record in log_records(capfd.readouterr().out) if record.get("message") == "model loaded"]
+    manifest = json.loads((built_models / "manifest.json").read_text())["models"]["pytorch"]
+    assert loaded["model"] == "pytorch"
+    assert loaded["artifact"] == str(built_models / "pytorch.onnx")
+    assert loaded["sha256"] == manifest["sha256"]
+    assert loaded["source_sha256"] == manifest["source"]["sha256"]
+    assert loaded["duration_ms"] > 0
