@@ -2,6 +2,7 @@
 #   make serve   set up, build and serve the API on http://127.0.0.1:3000 (sam local start-api)
 #   make test    set up, build, then lint, unit and integration tests
 #   make load    set up, build, then a bounded load run through sam local start-api
+#   make mutation  mutation testing of the shared layer over the unit suite (its own venv)
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -24,7 +25,7 @@ export AWS_SECRET_ACCESS_KEY ?= kyber-local
 export AWS_DEFAULT_REGION ?= eu-west-1
 export AWS_MAX_ATTEMPTS ?= 1
 
-.PHONY: help setup emulator build serve test lint unit integration benchmark load openapi train clean
+.PHONY: help setup emulator build serve test lint unit integration benchmark load mutation openapi train clean
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -68,6 +69,16 @@ benchmark: setup build
 
 load: setup build
 	$(PYTHON) -m scripts.load
+
+MUTATION_VENV := .venv-mutation
+$(MUTATION_VENV)/.installed: requirements/mutation.txt
+	python3 -m venv $(MUTATION_VENV)
+	$(MUTATION_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(MUTATION_VENV)/bin/python -m pip install --quiet -r requirements/mutation.txt
+	touch $@
+
+mutation: $(MUTATION_VENV)/.installed
+	scripts/mutation.sh $(CURDIR)/$(MUTATION_VENV)/bin/python
 
 openapi: build
 	$(PYTHON) -m scripts.openapi --write

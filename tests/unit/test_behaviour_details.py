@@ -176,3 +176,16 @@ def test_a_model_load_is_logged_with_its_file_hashes_and_time(handler_module, bu
     assert loaded["sha256"] == manifest["sha256"]
     assert loaded["source_sha256"] == manifest["source"]["sha256"]
     assert loaded["duration_ms"] > 0
+
+
+def test_an_unknown_model_name_is_quoted_up_to_forty_characters(invoke):
+    name = "m" * 39 + "XYZ"
+    answer = invoke("astromech", proxy_event("astromech", '{"model": "' + name + '", "crystalData": [[1, 2, 3, 4]]}'))
+    assert answer.status == HTTPStatus.BAD_REQUEST
+    assert answer.body == {"message": f'unknown model {name[:40]!r}: expected "sklearn" or "pytorch"'}
+
+
+def test_the_manifest_is_written_with_two_space_indents_and_a_final_newline(built_models):
+    text = (built_models / "manifest.json").read_text()
+    assert text.startswith('{\n  "format": 1,\n  "labels": [\n    "blue",')
+    assert text.endswith("}\n")

@@ -13,17 +13,22 @@ from pathlib import Path
 
 import pytest
 
+import build_models_layer
+import kyber
 from kyber.api import status_of
 from kyber.errors import BatchTooLargeError, CrystalBatchError, ModelChoiceError, ServiceError
 from tests.conftest import REPO, TEST_ENVIRONMENT
 
+# Where the layer's package and the models build are imported from (the repository, or a copy of it).
+KYBER_ROOT = Path(kyber.__file__).resolve().parent.parent
+MODELS_ROOT = Path(build_models_layer.__file__).resolve().parent
 PROJECT_PACKAGES = ("kyber", "functions", "scripts", "build_models_layer", "crystal_mlp", "train_default_models")
 
 
 def module_name(path: Path) -> str:
-    for root in ("layers/kyber", "layers/models"):
-        if path.is_relative_to(REPO / root):
-            return ".".join(path.relative_to(REPO / root).with_suffix("").parts)
+    for root in (KYBER_ROOT, MODELS_ROOT):
+        if path.is_relative_to(root):
+            return ".".join(path.relative_to(root).with_suffix("").parts)
     return ".".join(path.relative_to(REPO).with_suffix("").parts)
 
 
@@ -41,8 +46,8 @@ def project_imports(path: Path) -> set[str]:
 
 def import_graph() -> dict[str, set[str]]:
     files = [
-        *(REPO / "layers/kyber/kyber").glob("*.py"),
-        *(REPO / "layers/models").glob("*.py"),
+        *(KYBER_ROOT / "kyber").glob("*.py"),
+        *MODELS_ROOT.glob("*.py"),
         *(REPO / "functions").glob("*/app.py"),
         *(REPO / "scripts").glob("*.py"),
     ]
@@ -71,7 +76,7 @@ def imported_by(statement: str, environment: dict[str, str]) -> set[str]:
     result = subprocess.run(
         [sys.executable, "-c", program],
         cwd=REPO,
-        env={**os.environ, **environment, "PYTHONPATH": os.pathsep.join(["layers/kyber", "layers/models", "."])},
+        env={**os.environ, **environment, "PYTHONPATH": os.pathsep.join(map(str, [KYBER_ROOT, MODELS_ROOT, REPO]))},
         capture_output=True,
         text=True,
         check=True,

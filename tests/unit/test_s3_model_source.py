@@ -119,6 +119,9 @@ def test_the_download_folder_is_created_with_its_parents_or_reused(model_bucket,
         ("s3://bucket/models/v2", ("bucket", "models/v2/")),
         ("s3://bucket", ("bucket", "")),
         ("s3://bucket/", ("bucket", "")),
+        ("s3://bucket///", ("bucket", "")),
+        ("s3://bucket/X", ("bucket", "X/")),
+        ("s3://bucket/models/X//", ("bucket", "models/X/")),
     ],
 )
 def test_s3_uri_is_split_into_bucket_and_prefix(uri, expected):
@@ -140,3 +143,9 @@ def test_model_source_that_is_not_s3_is_a_settings_error():
 def test_bad_row_limit_is_a_settings_error(value):
     with pytest.raises(SettingsError, match="KYBER_MAX_ROWS"):
         Settings.from_environ({"KYBER_MAX_ROWS": value})
+
+
+def test_a_manifest_in_s3_that_is_not_json_is_refused_naming_where_it_was_fetched_to(model_bucket, tmp_path):
+    model_bucket.put_object(Bucket=BUCKET, Key=PREFIX + "manifest.json", Body=b"{models")
+    with pytest.raises(ModelArtifactError, match=rf"^{tmp_path / 'downloaded' / 'manifest.json'} is not JSON"):
+        get_registry()

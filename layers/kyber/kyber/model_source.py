@@ -30,7 +30,8 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
 
 
 def _plain_file_name(name: str) -> str:
-    if PurePosixPath(name).name != name or name in {"", ".", ".."}:
+    # A path's last part is the path itself only for plain names, "" and ".." ("." has none).
+    if PurePosixPath(name).name != name or name in {"", ".."}:
         raise ModelArtifactError(f"the manifest names {name!r}, which is not a plain file name")
     return name
 

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Mutation testing of the shared layer (layers/kyber/kyber) over the unit suite, with mutmut in its own
+# venv. mutmut names mutants by file path from the project root (or src/), while the layer's package
+# is imported as `kyber`: so it runs on a copy of the project in build/mutation with the package at
+# src/kyber. Bounded by MUTATION_TIMEOUT seconds; prints the figures per file and overall.
+# Usage: scripts/mutation.sh PYTHON   (the mutation venv's interpreter)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+python=${1:?usage: scripts/mutation.sh PYTHON}
+stage=build/mutation
+
+rm -rf "$stage"
+mkdir -p "$stage/src" "$stage/layers"
+cp -r tests functions scripts events openapi.json "$stage/"
+cp -r layers/models "$stage/layers/"
+cp -r layers/kyber/kyber "$stage/src/kyber"
+find "$stage" -name __pycache__ -prune -exec rm -rf {} +
+sed 's#"layers/kyber"#"src"#' pyproject.toml >"$stage/pyproject.toml"
+cat >>"$stage/pyproject.toml" <<'TOML'
+
+[tool.mutmut]
+source_paths = ["src/kyber/"]
+also_copy = ["layers/models/", "functions/", "scripts/", "events/", "openapi.json"]
+pytest_add_cli_args_test_selection = [
+    "tests/unit",
+    # these two need SAM CLI and the `sam build` output, which the mutation venv and copy lack
+    "--ignore=tests/unit/test_sam_cli_patch.py",
+    "--ignore=tests/unit/test_deployed_size.py",
+]
+TOML
+
+cd "$stage"
+timeout "${MUTATION_TIMEOUT:-2400}" "$(dirname "$python")/mutmut" run --max-children "$(nproc)" >mutmut-run.log 2>&1 || {
+  status=$?
+  tail -n 20 mutmut-run.log
+  exit "$status"
+}
+"$python" ../../scripts/mutation_report.py
