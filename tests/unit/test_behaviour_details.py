@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kyber.errors import ModelFailureError
+from kyber.errors import CrystalBatchError, ModelFailureError
 from kyber.labels import LabelsFileError, parse_labels
 from kyber.registry import ModelRegistry
 from kyber.settings import DEFAULT_MAX_ROWS, Settings, SettingsError
@@ -189,3 +189,9 @@ def test_the_manifest_is_written_with_two_space_indents_and_a_final_newline(buil
     text = (built_models / "manifest.json").read_text()
     assert text.startswith('{\n  "format": 1,\n  "labels": [\n    "blue",')
     assert text.endswith("}\n")
+
+
+def test_a_domain_error_reads_as_its_message_wherever_it_is_printed():
+    error = CrystalBatchError("crystalData is empty; send at least one row", errorCount=0)
+    assert str(error) == error.message == "crystalData is empty; send at least one row"
+    assert error.body() == {"message": "crystalData is empty; send at least one row", "errorCount": 0}
