@@ -10,14 +10,12 @@ from typing import Any
 
 import numpy as np
 import onnxruntime as ort
-from aws_lambda_powertools import Logger
 
 from kyber.errors import ModelArtifactError, ModelFailureError
 from kyber.labels import LabelsFileError, read_labels
 from kyber.manifest import Manifest, read_manifest, session_options, verified_file
+from kyber.observability import logger
 from kyber.settings import get_settings
-
-logger = Logger(child=True)
 
 
 @dataclass(frozen=True)
