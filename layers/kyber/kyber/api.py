@@ -29,6 +29,11 @@ def status_of(error: ServiceError) -> HTTPStatus:
     return next(STATUS_BY_ERROR[kind] for kind in type(error).__mro__ if kind in STATUS_BY_ERROR)
 
 
+def _record_rejection(status: HTTPStatus, reason: str) -> None:
+    logger.info("request rejected", status=int(status), reason=reason)
+    metrics.add_metric(name="RequestsRejected", unit=MetricUnit.Count, value=1)
+
+
 def _json_text(body: object) -> str:
     return orjson.dumps(body).decode()
 
@@ -47,8 +52,7 @@ def create_resolver() -> APIGatewayRestResolver:
     @app.exception_handler(ServiceError)
     def client_error(error: ServiceError) -> Response[str]:
         status = status_of(error)
-        logger.info("request rejected", status=int(status), reason=error.message)
-        metrics.add_metric(name="RequestsRejected", unit=MetricUnit.Count, value=1)
+        _record_rejection(status, error.message)
         return error_response(status, error.body())
 
     @app.exception_handler(Exception)
@@ -88,8 +92,7 @@ def lambda_handler_for(app: APIGatewayRestResolver) -> Callable[[dict[str, Any],
         problem = unusable_event_problem(event)
         if problem is None:
             return app.resolve(event, context)
-        logger.info("request rejected", status=int(HTTPStatus.BAD_REQUEST), reason=problem)
-        metrics.add_metric(name="RequestsRejected", unit=MetricUnit.Count, value=1)
+        _record_rejection(HTTPStatus.BAD_REQUEST, problem)
         return {
             "statusCode": int(HTTPStatus.BAD_REQUEST),
             "multiValueHeaders": {"Content-Type": [content_types.APPLICATION_JSON]},
