@@ -94,6 +94,19 @@ def s3() -> Iterator[Any]:
         yield boto3.client("s3", region_name=TEST_ENVIRONMENT["AWS_DEFAULT_REGION"])
 
 
+def rendered_row_by_row(labels: tuple[str, ...], scores: Any) -> bytes:
+    """The 200 body as the service first wrote it, one dict per row serialised by orjson: what its
+    answers, now assembled from the scores array as a whole, must equal byte for byte."""
+    import orjson
+
+    return orjson.dumps(
+        {
+            "prediction": [labels[index] for index in scores.argmax(axis=1)],
+            "scores": [dict(zip(labels, row, strict=True)) for row in scores.tolist()],
+        }
+    )
+
+
 def configure_service(monkeypatch: pytest.MonkeyPatch, **variables: str) -> None:
     """Set the service's environment variables and forget the settings and models read before,
     as a new execution environment would."""

@@ -23,8 +23,9 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
-import orjson
 import pytest
+
+from tests.conftest import rendered_row_by_row
 
 REPO = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).with_name("golden_responses.json")
@@ -151,19 +152,12 @@ def test_the_answer_is_byte_for_byte_the_recorded_one(handler_module, handlers, 
 
 
 def todays_rendering(handler: ModuleType, body: str | None, is_base64: bool) -> bytes:
-    """The 200 body as the service wrote it before its answers were assembled from the scores array:
-    one dict per row, serialised by orjson."""
+    """The 200 body the service wrote before its answers were assembled from the scores array."""
     payload = json.loads(base64.b64decode(body) if is_base64 else body)  # type: ignore[arg-type]
     models = handler.classifier.models
     model = models[payload["model"]] if handler.classifier.chosen_by_request else next(iter(models.values()))
     scores = model.score(np.asarray(payload["crystalData"], dtype=np.float64)).probabilities
-    labels = model.labels
-    return orjson.dumps(
-        {
-            "prediction": [labels[index] for index in scores.argmax(axis=1)],
-            "scores": [dict(zip(labels, row, strict=True)) for row in scores.tolist()],
-        }
-    )
+    return rendered_row_by_row(model.labels, scores)
 
 
 def test_every_recorded_case_is_still_in_the_corpus():

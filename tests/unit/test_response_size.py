@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import orjson
 
 from kyber.responses import prediction_json
 from kyber.settings import DEFAULT_MAX_ROWS
+from tests.conftest import rendered_row_by_row
 
 LAMBDA_RESPONSE_LIMIT = 6 * 1024 * 1024
 
@@ -34,8 +34,4 @@ def test_the_response_text_is_what_orjson_writes_for_the_same_answer_as_objects(
     # When the response text is written from the array as a whole
     text = prediction_json(labels, scores)
     # Then it is, byte for byte, the JSON of the answer built row by row
-    expected = {
-        "prediction": [labels[index] for index in scores.argmax(axis=1)],
-        "scores": [dict(zip(labels, row, strict=True)) for row in scores.tolist()],
-    }
-    assert text == orjson.dumps(expected).decode()
+    assert text == rendered_row_by_row(labels, scores).decode()
