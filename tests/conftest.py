@@ -94,6 +94,28 @@ def s3() -> Iterator[Any]:
         yield boto3.client("s3", region_name=TEST_ENVIRONMENT["AWS_DEFAULT_REGION"])
 
 
+BUCKET = "kyber-models"
+PREFIX = "releases/2026-11-26/"
+
+
+def upload(s3: Any, folder: Path, prefix: str = PREFIX) -> None:
+    for path in folder.iterdir():
+        s3.upload_file(str(path), BUCKET, prefix + path.name)
+
+
+@pytest.fixture
+def model_bucket(s3: Any, models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A bucket for a built models folder, and the service pointed at it instead of the layer."""
+    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    configure_service(
+        monkeypatch,
+        KYBER_MODEL_SOURCE=f"s3://{BUCKET}/{PREFIX}",
+        KYBER_DOWNLOAD_DIR=str(tmp_path / "downloaded"),
+        KYBER_MODELS_DIR=str(tmp_path / "no-models-layer"),
+    )
+    return s3
+
+
 def rendered_row_by_row(labels: tuple[str, ...], scores: Any) -> bytes:
     """The 200 body as the service first wrote it, one dict per row serialised by orjson: what its
     answers, now assembled from the scores array as a whole, must equal byte for byte."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 from http import HTTPStatus
-from pathlib import Path
 
 import orjson
 import pytest
@@ -14,28 +13,7 @@ from kyber.model_source import split_s3_uri
 from kyber.registry import get_registry
 from kyber.settings import Settings, SettingsError
 from scripts.lambda_events import load_event
-from tests.conftest import configure_service
-
-BUCKET = "kyber-models"
-PREFIX = "releases/2026-11-26/"
-
-
-def upload(s3, folder: Path, prefix: str = PREFIX) -> None:
-    for path in folder.iterdir():
-        s3.upload_file(str(path), BUCKET, prefix + path.name)
-
-
-@pytest.fixture
-def model_bucket(s3, models_dir, tmp_path, monkeypatch):
-    """A bucket holding a built models folder, and the service pointed at it instead of the layer."""
-    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-    configure_service(
-        monkeypatch,
-        KYBER_MODEL_SOURCE=f"s3://{BUCKET}/{PREFIX}",
-        KYBER_DOWNLOAD_DIR=str(tmp_path / "downloaded"),
-        KYBER_MODELS_DIR=str(tmp_path / "no-models-layer"),
-    )
-    return s3
+from tests.conftest import BUCKET, PREFIX, configure_service, upload
 
 
 @pytest.mark.parametrize("endpoint", ["sklearn", "pytorch", "astromech"])

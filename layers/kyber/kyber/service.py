@@ -17,6 +17,7 @@ from kyber.observability import logger, metrics
 from kyber.registry import CrystalModel, get_registry
 from kyber.responses import json_response, prediction_json
 from kyber.settings import get_settings
+from kyber.snapstart import register_hooks
 from kyber.validation import parse_crystal_batch, parse_json_body, parse_model_choice, require_object
 
 # Every 200 says which model scored the request, and which build of it.
@@ -69,13 +70,15 @@ def endpoint(model: str | None = None) -> Endpoint:
     """The endpoint serving the named model; without a name, every model of the registry, the
     request's "model" picking one. Each is created and verified now, during the init: when an
     artifact fails its check, one ERROR line says which and why, and the execution environment
-    stops before it answers anything (API Gateway then answers 502)."""
+    stops before it answers anything (API Gateway then answers 502). With SnapStart, the loaded
+    models are what the snapshot holds (kyber.snapstart)."""
     try:
         registry = get_registry()
         models = {name: registry.get(name) for name in ([model] if model else registry.names)}
     except ModelArtifactError as error:
         logger.error("model artifacts refused", reason=str(error))
         raise SystemExit(1) from None
+    register_hooks(models.values(), registry.feature_count)
     return Endpoint(
         models=models,
         feature_count=registry.feature_count,
