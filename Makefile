@@ -49,11 +49,23 @@ build: $(VENV)/.installed
 serve: setup build
 	PORT=$(PORT) scripts/serve.sh
 
-lint: $(VENV)/.installed
+# Tools that cannot share .venv (their pins clash with SAM CLI's) get a venv each:
+# .venv-<name> from requirements/<name>.txt.
+.venv-%/.installed: requirements/%.txt
+	python3 -m venv .venv-$*
+	.venv-$*/bin/python -m pip install --quiet --upgrade pip
+	.venv-$*/bin/python -m pip install --quiet -r $<
+	touch $@
+
+# The template: SAM's own rules, the serverless rules, then checkov's security checks (a check that
+# does not apply is skipped in the template's Metadata, with its reason).
+lint: $(VENV)/.installed .venv-lint/.installed
 	ruff check .
 	ruff format --check .
 	mypy
 	sam validate --lint
+	cfn-lint template.yaml --append-rules cfn_lint_serverless.rules
+	.venv-lint/bin/checkov --file template.yaml --framework cloudformation --skip-download --compact --quiet
 
 unit: build
 	$(PYTHON) -m pytest tests/unit
@@ -70,15 +82,8 @@ benchmark: setup build
 load: setup build
 	$(PYTHON) -m scripts.load
 
-MUTATION_VENV := .venv-mutation
-$(MUTATION_VENV)/.installed: requirements/mutation.txt
-	python3 -m venv $(MUTATION_VENV)
-	$(MUTATION_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(MUTATION_VENV)/bin/python -m pip install --quiet -r requirements/mutation.txt
-	touch $@
-
-mutation: $(MUTATION_VENV)/.installed
-	scripts/mutation.sh $(CURDIR)/$(MUTATION_VENV)/bin/python
+mutation: .venv-mutation/.installed
+	scripts/mutation.sh $(CURDIR)/.venv-mutation/bin/python
 
 openapi: build
 	$(PYTHON) -m scripts.openapi --write

@@ -2,7 +2,8 @@
 
 Each route comes from a function's own resolver; what its request may hold (the feature count, the row
 limit, the model names) from the endpoint that function built at its init; the statuses from the error
-table of kyber.api. Run from the repository root after `sam build`:
+table of kyber.api; what API Gateway itself checks in front of them (the API key, throttling and
+quota) from template.yaml. Run from the repository root after `sam build`:
 `python -m scripts.openapi [--write]` prints the document, or writes openapi.json.
 """
 
@@ -41,6 +42,20 @@ RECORDED_ANSWER = {
             {"blue": 1.551229189544756e-7, "green": 0.9999910593032837, "yellow": 8.82829317561118e-6},
         ],
     },
+}
+
+# API Gateway's own answers when it refuses a request before any function runs (its default gateway
+# responses), for the deployed stack; sam local checks neither keys nor limits.
+GATEWAY_ANSWERS = {
+    "403": (
+        "Deployed API only: the x-api-key header is missing or holds no valid key (API Gateway's answer).",
+        {"message": "Forbidden"},
+    ),
+    "429": (
+        "Deployed API only: over the stage's or the key's rate, burst or daily quota "
+        '(API Gateway\'s answer; "Limit Exceeded" for the quota). Retry after a pause.',
+        {"message": "Too Many Requests"},
+    ),
 }
 
 MESSAGE = {"type": "string", "description": "What is wrong, in a short human sentence."}
@@ -197,6 +212,15 @@ def operation(route: str, module: Any) -> dict[str, Any]:
     }
 
 
+def gateway() -> dict[str, Any]:
+    """The API resource of template.yaml, as SAM reads it."""
+    from samcli.yamlhelper import yaml_parse
+
+    template = yaml_parse((REPO / "template.yaml").read_text())
+    (api,) = (r for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::Api")
+    return {"stage": api["Properties"]["StageName"], "key_parameter": template["Parameters"]["ApiKeyRequired"]}
+
+
 def document() -> dict[str, Any]:
     """The document for the service as the current environment configures it (KYBER_* variables)."""
     from kyber.registry import get_registry
@@ -210,6 +234,12 @@ def document() -> dict[str, Any]:
         module = importlib.reload(importlib.import_module(f"functions.{route}.app"))
         for served in module.app._static_routes + module.app._dynamic_routes:
             paths.setdefault(served.path, {})[served.method.lower()] = operation(route, module)
+    for path_item in paths.values():
+        for answers in path_item.values():
+            for status_code, (description, example) in GATEWAY_ANSWERS.items():
+                content = {"application/json": {"schema": error_schema(["message"]), "example": example}}
+                answers["responses"][status_code] = {"description": description, "content": content}
+    api = gateway()
     return {
         "openapi": "3.1.0",
         "info": {
@@ -218,7 +248,27 @@ def document() -> dict[str, Any]:
             "description": "Gonk droids POST crystal measurements; the service answers with each sample's most "
             "probable crystal colour and every colour's score.",
         },
-        "servers": [{"url": "http://127.0.0.1:3000", "description": "sam local start-api"}],
+        "servers": [
+            {"url": "http://127.0.0.1:3000", "description": "sam local start-api (no API key needed)"},
+            {
+                "url": f"https://{{apiId}}.execute-api.{{region}}.amazonaws.com/{api['stage']}",
+                "description": "The deployed stack (its KyberApiUrl output)",
+                "variables": {"apiId": {"default": "abc123defg"}, "region": {"default": "eu-west-1"}},
+            },
+        ],
+        "components": {
+            "securitySchemes": {
+                "api_key": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "x-api-key",
+                    "description": "The stack's API key (its KyberApiKeyId output). The deployed API requires it "
+                    f"unless deployed with ApiKeyRequired=false (default {api['key_parameter']['Default']}); "
+                    "sam local does not check it.",
+                }
+            }
+        },
+        "security": [{"api_key": []}] if api["key_parameter"]["Default"] == "true" else [],
         "paths": paths,
     }
 

@@ -24,9 +24,9 @@ def test_every_route_documents_every_status_it_answers():
     paths = json.loads(openapi.DOCUMENT.read_text())["paths"]
     statuses = {path: sorted(operations["post"]["responses"]) for path, operations in paths.items()}
     assert statuses == {
-        "/sklearn": ["200", "413", "422", "500"],
-        "/pytorch": ["200", "413", "422", "500"],
-        "/astromech": ["200", "400", "413", "422", "500"],
+        "/sklearn": ["200", "403", "413", "422", "429", "500"],
+        "/pytorch": ["200", "403", "413", "422", "429", "500"],
+        "/astromech": ["200", "400", "403", "413", "422", "429", "500"],
     }
     for operations in paths.values():
         for answer in operations["post"]["responses"].values():

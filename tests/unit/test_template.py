@@ -1,0 +1,350 @@
+"""template.yaml as CloudFormation deploys it: the production stack around the three functions.
+
+CloudFormation first runs AWS::LanguageExtensions, which settles every Fn::If from the parameter
+values (the template's conditions read parameters only), then SAM's transform. The tests do the
+same: `settle_conditions` below, then samtranslator as `sam deploy` runs it, with the code URIs
+`sam package` would upload.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import logging
+from collections.abc import Mapping
+from functools import cache
+from typing import Any
+
+import boto3
+import pytest
+from aws_lambda_powertools.shared.constants import LAMBDA_ADVANCED_LOGGING_LEVELS
+from samcli.yamlhelper import yaml_parse
+from samtranslator.parser.parser import Parser
+from samtranslator.translator.translator import Translator
+
+from tests.conftest import REPO
+
+FUNCTIONS = {"SklearnFunction": "/sklearn", "PytorchFunction": "/pytorch", "AstromechFunction": "/astromech"}
+NO_VALUE = {"Ref": "AWS::NoValue"}
+
+
+@cache
+def source_template() -> dict[str, Any]:
+    return yaml_parse((REPO / "template.yaml").read_text())
+
+
+def settle_conditions(template: dict[str, Any], parameters: Mapping[str, str]) -> dict[str, Any]:
+    """Every Fn::If replaced by the branch its condition picks (AWS::NoValue dropped), as
+    AWS::LanguageExtensions does before SAM's transform."""
+    values = {name: str(spec.get("Default", "")) for name, spec in template["Parameters"].items()}
+    values.update(parameters)
+
+    def holds(condition: Any) -> bool:
+        (function, arguments), *_ = condition.items()
+        if function == "Fn::Equals":
+            left, right = (values[side["Ref"]] if isinstance(side, dict) else str(side) for side in arguments)
+            return left == right
+        if function == "Fn::Not":
+            return not holds(arguments[0])
+        if function == "Condition":
+            return holds(template["Conditions"][arguments])
+        raise AssertionError(f"the tests cannot settle {function}")
+
+    def settle(node: Any) -> Any:
+        if isinstance(node, dict):
+            if set(node) == {"Fn::If"}:
+                name, when_true, when_false = node["Fn::If"]
+                return settle(when_true if holds(template["Conditions"][name]) else when_false)
+            return {key: value for key, value in ((k, settle(v)) for k, v in node.items()) if value != NO_VALUE}
+        if isinstance(node, list):
+            return [item for item in map(settle, node) if item != NO_VALUE]
+        return node
+
+    return {key: (value if key == "Conditions" else settle(value)) for key, value in template.items()}
+
+
+def transformed(source: dict[str, Any], parameters: Mapping[str, str]) -> dict[str, Any]:
+    """The CloudFormation template `sam deploy` would create the stack from."""
+    template = settle_conditions(copy.deepcopy(source), parameters)
+    for resource in template["Resources"].values():
+        for uri in ("CodeUri", "ContentUri"):
+            if uri in resource.get("Properties", {}):
+                # `sam package` uploads each folder under a hash of its content.
+                digest = hashlib.md5(resource["Properties"][uri].encode()).hexdigest()
+                resource["Properties"][uri] = f"s3://kyber-artifacts/{digest}"
+    translator = Translator(None, Parser(), boto_session=boto3.Session(region_name="eu-west-1"))
+    # samtranslator logs a notice per function about a feature toggle it has no config for.
+    logging.getLogger("samtranslator").setLevel(logging.ERROR)
+    return dict(translator.translate(template, dict(parameters), get_managed_policy_map=dict))
+
+
+@cache
+def _deployed(parameter_items: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    return transformed(source_template(), dict(parameter_items))
+
+
+def deployed(**parameters: str) -> dict[str, Any]:
+    """This project's template, deployed with these parameters (defaults for the rest)."""
+    return copy.deepcopy(_deployed(tuple(sorted(parameters.items()))))
+
+
+def resources_of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {name: resource for name, resource in template["Resources"].items() if resource["Type"] == kind}
+
+
+def only(resources: dict[str, dict[str, Any]]) -> tuple[str, dict[str, Any]]:
+    (item,) = resources.items()
+    return item
+
+
+def alias_of(function: str) -> str:
+    return f"{function}Aliaslive"
+
+
+def test_every_route_invokes_its_functions_live_alias() -> None:
+    template = deployed()
+    _, api = only(resources_of_type(template, "AWS::ApiGateway::RestApi"))
+    paths = api["Properties"]["Body"]["paths"]
+    assert set(paths) == set(FUNCTIONS.values())
+    for function, path in FUNCTIONS.items():
+        uri = paths[path]["post"]["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
+        assert f"/functions/${{{alias_of(function)}}}/invocations" in uri
+        alias = template["Resources"][alias_of(function)]
+        assert alias["Properties"]["Name"] == "live"
+        assert alias["Properties"]["FunctionName"] == {"Ref": function}
+        permission = template["Resources"][f"{function}ClassifyPermissionv1"]["Properties"]
+        assert permission["FunctionName"] == {"Ref": alias_of(function)}
+
+
+def test_every_function_publishes_versions_restored_from_a_snapstart_snapshot() -> None:
+    template = deployed()
+    assert set(resources_of_type(template, "AWS::Lambda::Function")) == set(FUNCTIONS)
+    for function in FUNCTIONS:
+        properties = template["Resources"][function]["Properties"]
+        assert properties["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+        assert properties["Runtime"] == "python3.13"
+        assert properties["TracingConfig"] == {"Mode": "Active"}
+        version_name, version = only(
+            {n: r for n, r in resources_of_type(template, "AWS::Lambda::Version").items() if n.startswith(function)}
+        )
+        assert version["Properties"]["FunctionName"] == {"Ref": function}
+        assert template["Resources"][alias_of(function)]["Properties"]["FunctionVersion"] == {
+            "Fn::GetAtt": [version_name, "Version"]
+        }
+
+
+def published_versions(template: dict[str, Any]) -> set[str]:
+    return set(resources_of_type(template, "AWS::Lambda::Version"))
+
+
+@pytest.mark.parametrize("layer", ["ModelsLayer", "KyberLayer"])
+def test_a_new_layer_publishes_a_new_version_of_every_function_for_the_alias_to_move_to(layer: str) -> None:
+    # Given the stack as deployed, and the same template with new content in one layer
+    changed = copy.deepcopy(source_template())
+    changed["Resources"][layer]["Properties"]["ContentUri"] += "next-build/"
+    before, after = deployed(), transformed(changed, {})
+    # Then every function publishes a new version: the alias would otherwise keep the old layer
+    assert len(published_versions(before)) == len(FUNCTIONS)
+    assert published_versions(before).isdisjoint(published_versions(after))
+
+
+def test_an_unchanged_template_publishes_no_new_version() -> None:
+    assert published_versions(deployed()) == published_versions(transformed(source_template(), {}))
+
+
+def test_each_deployment_shifts_traffic_by_canary_and_rolls_back_on_any_alarm() -> None:
+    template = deployed()
+    for function in FUNCTIONS:
+        alias = template["Resources"][alias_of(function)]
+        update = alias["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]
+        group = template["Resources"][update["DeploymentGroupName"]["Ref"]]["Properties"]
+        assert group["DeploymentConfigName"]["Fn::Sub"][1] == {"ConfigName": "Canary10Percent5Minutes"}
+        assert group["AutoRollbackConfiguration"]["Enabled"] is True
+        assert "DEPLOYMENT_STOP_ON_ALARM" in group["AutoRollbackConfiguration"]["Events"]
+        alarms = {alarm["Name"]["Ref"] for alarm in group["AlarmConfiguration"]["Alarms"]}
+        assert group["AlarmConfiguration"]["Enabled"] is True
+        own_errors = f"{function.removesuffix('Function')}ErrorsAlarm"
+        assert alarms == {own_errors, "ApiServerErrorsAlarm", "ApiLatencyAlarm"}
+
+
+def test_a_development_stack_deploys_all_at_once_still_watched_by_the_alarms() -> None:
+    template = deployed(DeploymentType="AllAtOnce")
+    groups = resources_of_type(template, "AWS::CodeDeploy::DeploymentGroup")
+    assert len(groups) == len(FUNCTIONS)
+    for group in groups.values():
+        assert group["Properties"]["DeploymentConfigName"]["Fn::Sub"][1] == {"ConfigName": "AllAtOnce"}
+        assert len(group["Properties"]["AlarmConfiguration"]["Alarms"]) == 3
+
+
+def test_a_functions_errors_alarm_watches_the_new_version_behind_its_alias() -> None:
+    template = deployed()
+    for function in FUNCTIONS:
+        alarm = template["Resources"][f"{function.removesuffix('Function')}ErrorsAlarm"]["Properties"]
+        assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == ("AWS/Lambda", "Errors", "Sum")
+        assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
+        dimensions = {dimension["Name"]: dimension["Value"] for dimension in alarm["Dimensions"]}
+        version_name = template["Resources"][alias_of(function)]["Properties"]["FunctionVersion"]["Fn::GetAtt"][0]
+        assert dimensions == {
+            "FunctionName": {"Ref": function},
+            "Resource": {"Fn::Sub": f"${{{function}}}:live"},
+            "ExecutedVersion": {"Fn::GetAtt": [version_name, "Version"]},
+        }
+
+
+def test_the_api_alarms_watch_this_apis_stage_for_5xx_rate_and_p99_latency() -> None:
+    template = deployed()
+    _, api = only(resources_of_type(template, "AWS::ApiGateway::RestApi"))
+    _, stage = only(resources_of_type(template, "AWS::ApiGateway::Stage"))
+    expected = {"ApiName": api["Properties"]["Name"], "Stage": stage["Properties"]["StageName"]}
+    errors = template["Resources"]["ApiServerErrorsAlarm"]["Properties"]
+    latency = template["Resources"]["ApiLatencyAlarm"]["Properties"]
+    for alarm in (errors, latency):
+        assert alarm["Namespace"] == "AWS/ApiGateway"
+        assert {dimension["Name"]: dimension["Value"] for dimension in alarm["Dimensions"]} == expected
+    assert (errors["MetricName"], errors["Statistic"], errors["Threshold"]) == ("5XXError", "Average", 0.01)
+    assert (latency["MetricName"], latency["ExtendedStatistic"]) == ("Latency", "p99")
+    assert latency["Threshold"] == {"Ref": "LatencyAlarmMs"}
+
+
+def test_the_stage_is_throttled_traced_and_writes_json_access_logs_to_a_kept_log_group() -> None:
+    template = deployed()
+    _, stage = only(resources_of_type(template, "AWS::ApiGateway::Stage"))
+    properties = stage["Properties"]
+    assert properties["TracingEnabled"] is True
+    assert properties["MethodSettings"] == [
+        {
+            "ResourcePath": "/*",
+            "HttpMethod": "*",
+            "ThrottlingRateLimit": {"Ref": "ApiRateLimit"},
+            "ThrottlingBurstLimit": {"Ref": "ApiBurstLimit"},
+            "MetricsEnabled": True,
+        }
+    ]
+    access = properties["AccessLogSetting"]
+    assert access["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
+    fields = json.loads(access["Format"])
+    assert fields["requestId"] == "$context.requestId"
+    assert fields["status"] == "$context.status"
+    assert fields["apiKeyId"] == "$context.identity.apiKeyId"
+    log_group = template["Resources"]["ApiAccessLogGroup"]["Properties"]
+    assert log_group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+def test_the_stage_waits_for_the_accounts_logging_role_which_outlives_the_stack() -> None:
+    template = deployed()
+    _, api = only(resources_of_type(template, "AWS::ApiGateway::RestApi"))
+    assert api["DependsOn"] == "ApiGatewayLoggingReady"
+    ready = template["Resources"]["ApiGatewayLoggingReady"]
+    assert ready["Metadata"]["AccountSetting"] == {"Ref": "ApiGatewayAccount"}
+    account = template["Resources"]["ApiGatewayAccount"]
+    role = template["Resources"]["ApiGatewayCloudWatchRole"]
+    assert account["Properties"]["CloudWatchRoleArn"] == {"Fn::GetAtt": ["ApiGatewayCloudWatchRole", "Arn"]}
+    for kept in (account, role):
+        assert (kept["DeletionPolicy"], kept["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    existing = deployed(ApiGatewayLogsRole="existing")
+    assert existing["Resources"]["ApiGatewayLoggingReady"]["Metadata"]["AccountSetting"] == "existing"
+    assert existing["Resources"]["ApiGatewayAccount"]["Condition"] == "CreatesApiGatewayLogsRole"
+    assert source_template()["Conditions"]["CreatesApiGatewayLogsRole"] == {
+        "Fn::Equals": [{"Ref": "ApiGatewayLogsRole"}, "create"]
+    }
+
+
+def test_keys_are_required_by_default_with_a_usage_plan_of_quota_and_throttle() -> None:
+    template = deployed(ApiQuotaPerDay="12345", ApiRateLimit="67", ApiBurstLimit="89")
+    _, api = only(resources_of_type(template, "AWS::ApiGateway::RestApi"))
+    body = api["Properties"]["Body"]
+    assert body["securityDefinitions"]["api_key"] == {"type": "apiKey", "name": "x-api-key", "in": "header"}
+    for path in FUNCTIONS.values():
+        assert body["paths"][path]["post"]["security"] == [{"api_key": []}]
+    _, plan = only(resources_of_type(template, "AWS::ApiGateway::UsagePlan"))
+    # SAM puts the parameters' values into the usage plan itself.
+    assert plan["Properties"]["Quota"] == {"Limit": "12345", "Period": "DAY"}
+    assert plan["Properties"]["Throttle"] == {"RateLimit": "67", "BurstLimit": "89"}
+    key_name, _ = only(resources_of_type(template, "AWS::ApiGateway::ApiKey"))
+    _, plan_key = only(resources_of_type(template, "AWS::ApiGateway::UsagePlanKey"))
+    assert plan_key["Properties"]["KeyId"] == {"Ref": key_name}
+    assert template["Outputs"]["KyberApiKeyId"]["Value"] == {"Ref": key_name}
+
+
+def test_keys_switched_off_leave_no_key_no_plan_and_no_method_asking_for_one() -> None:
+    template = deployed(ApiKeyRequired="false")
+    _, api = only(resources_of_type(template, "AWS::ApiGateway::RestApi"))
+    for path in FUNCTIONS.values():
+        assert "security" not in api["Properties"]["Body"]["paths"][path]["post"]
+    for kind in ("AWS::ApiGateway::UsagePlan", "AWS::ApiGateway::ApiKey", "AWS::ApiGateway::UsagePlanKey"):
+        assert resources_of_type(template, kind) == {}
+    assert template["Outputs"]["KyberApiKeyId"]["Value"] == "none"
+    _, stage = only(resources_of_type(template, "AWS::ApiGateway::Stage"))
+    assert stage["Properties"]["MethodSettings"][0]["ThrottlingRateLimit"] == {"Ref": "ApiRateLimit"}
+
+
+def test_every_functions_log_group_is_its_default_one_with_retention() -> None:
+    template = deployed()
+    log_groups = resources_of_type(template, "AWS::Logs::LogGroup")
+    for function in FUNCTIONS:
+        (group,) = (
+            group["Properties"]
+            for group in log_groups.values()
+            if group["Properties"]["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/${{{function}}}"}
+        )
+        assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+def test_every_function_has_reserved_concurrency_and_lambdas_json_logs() -> None:
+    template = deployed()
+    for function in FUNCTIONS:
+        properties = template["Resources"][function]["Properties"]
+        assert properties["ReservedConcurrentExecutions"] == {"Ref": "ReservedConcurrency"}
+        logging_config = properties["LoggingConfig"]
+        assert logging_config["LogFormat"] == "JSON"
+        assert logging_config["ApplicationLogLevel"] == {
+            "Fn::FindInMap": ["LambdaLogLevel", {"Ref": "LogLevel"}, "Level"]
+        }
+        environment = properties["Environment"]["Variables"]
+        assert environment["POWERTOOLS_LOG_LEVEL"] == {"Ref": "LogLevel"}
+
+
+@pytest.mark.parametrize("level", source_template()["Parameters"]["LogLevel"]["AllowedValues"])
+def test_lambdas_log_level_is_the_one_powertools_reads_as_its_own(level: str) -> None:
+    lambda_level = source_template()["Mappings"]["LambdaLogLevel"][level]["Level"]
+    assert LAMBDA_ADVANCED_LOGGING_LEVELS[lambda_level] == level
+
+
+def test_every_skipped_security_check_says_why() -> None:
+    skipped = {
+        (name, skip["id"]): skip.get("comment", "")
+        for name, resource in source_template()["Resources"].items()
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", [])
+    }
+    assert skipped
+    for (name, check), reason in skipped.items():
+        assert len(reason.split()) >= 10, f"{name} skips {check} without a reason"
+    functions_skip = {check for name, check in skipped if name in FUNCTIONS}
+    assert functions_skip == {"CKV_AWS_116", "CKV_AWS_117", "CKV_AWS_173"}
+
+
+def test_the_openapi_document_asks_for_the_key_the_deployed_api_checks_on_its_stage() -> None:
+    document = json.loads((REPO / "openapi.json").read_text())
+    template = deployed()
+    _, api = only(resources_of_type(template, "AWS::ApiGateway::RestApi"))
+    _, stage = only(resources_of_type(template, "AWS::ApiGateway::Stage"))
+    scheme = document["components"]["securitySchemes"]["api_key"]
+    assert {field: scheme[field] for field in ("type", "name", "in")} == api["Properties"]["Body"][
+        "securityDefinitions"
+    ]["api_key"]
+    assert document["security"] == [{"api_key": []}]
+    deployed_server = document["servers"][1]["url"]
+    assert deployed_server.endswith(f"/{stage['Properties']['StageName']}")
+    for path_item in document["paths"].values():
+        assert {"403", "429"} <= set(path_item["post"]["responses"])
+
+
+def test_sam_deploy_acknowledges_what_the_template_needs() -> None:
+    import tomllib
+
+    deploy = tomllib.loads((REPO / "samconfig.toml").read_text())["default"]["deploy"]["parameters"]
+    capabilities = set(deploy["capabilities"].split())
+    # Roles without fixed names, and a transform besides SAM's own.
+    assert capabilities == {"CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"}
+    assert source_template()["Transform"] == ["AWS::LanguageExtensions", "AWS::Serverless-2016-10-31"]
