@@ -36,8 +36,12 @@ class HttpAnswer:
 
 
 def post(url: str, body: str | bytes | None, timeout: float = 60) -> HttpAnswer:
+    return send("POST", url, body, timeout)
+
+
+def send(method: str, url: str, body: str | bytes | None, timeout: float = 60) -> HttpAnswer:
     data = body.encode() if isinstance(body, str) else body
-    request = urllib.request.Request(url, data=data if data is not None else b"", method="POST")
+    request = urllib.request.Request(url, data=data if data is not None else b"", method=method)
     request.add_header("Content-Type", "application/json")
     if os.environ.get("API_KEY"):  # a deployed stack's key; sam local checks none
         request.add_header("x-api-key", os.environ["API_KEY"])

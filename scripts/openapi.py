@@ -246,7 +246,8 @@ def document() -> dict[str, Any]:
             "title": "Kyber crystal classifier",
             "version": "1.0.0",
             "description": "Gonk droids POST crystal measurements; the service answers with each sample's most "
-            "probable crystal colour and every colour's score.",
+            "probable crystal colour and every colour's score. Any other method on these paths is answered "
+            "405, with Allow: POST.",
         },
         "servers": [
             {"url": "http://127.0.0.1:3000", "description": "sam local start-api (no API key needed)"},

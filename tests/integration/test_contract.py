@@ -39,8 +39,6 @@ def test_schemathesis_finds_no_failure_in_generated_and_documented_requests(api_
         api_url,
         "--checks",
         "all",
-        "--exclude-checks",
-        "unsupported_method",
         "--max-examples",
         str(EXAMPLES_PER_ROUTE),
         "--seed",

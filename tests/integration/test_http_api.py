@@ -9,7 +9,7 @@ from http import HTTPStatus
 import pytest
 
 from scripts.lambda_events import ENDPOINTS, EXPECTED_STATUS, SAMPLE_ROW, body_for, endpoint_of, load_event
-from scripts.local_api import post
+from scripts.local_api import post, send
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration
@@ -27,6 +27,15 @@ def test_http_answer_equals_the_in_process_answer(api_url, invoke, name):
     assert answer.status == expected.status == EXPECTED_STATUS[name]
     assert answer.content_type == "application/json"
     assert answer.body == expected.body
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH"])
+def test_another_method_is_a_405_allowing_post(api_url, endpoint, method):
+    answer = send(method, f"{api_url}/{endpoint}", body_for(endpoint, json.dumps([SAMPLE_ROW]), model="pytorch"))
+    assert answer.status == HTTPStatus.METHOD_NOT_ALLOWED
+    assert answer.headers["Allow"] == "POST"
+    assert answer.body == {"message": f"{method} is not allowed on /{endpoint}; use POST"}
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)

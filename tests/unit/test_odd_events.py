@@ -84,12 +84,21 @@ def test_a_request_without_optional_parts_is_still_answered(handler_module, lamb
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
-def test_another_method_on_the_route_is_a_json_404(handler_module, lambda_context, endpoint):
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD", "get"])
+def test_another_method_on_the_route_is_a_json_405_allowing_post(
+    handler_module, lambda_context, endpoint, method, capfd
+):
     event = proxy_event(endpoint, VALID_BODY)
-    event["httpMethod"] = "GET"
-    status, answer = call(handler_module, lambda_context, endpoint, event)
-    assert status == HTTPStatus.NOT_FOUND
-    assert answer == {"message": "no such route; POST /sklearn, /pytorch or /astromech"}
+    event["httpMethod"] = method
+    response = handler_module(endpoint).lambda_handler(event, lambda_context)
+    assert response["statusCode"] == HTTPStatus.METHOD_NOT_ALLOWED
+    assert response["multiValueHeaders"]["Allow"] == ["POST"]
+    assert response["multiValueHeaders"]["Content-Type"] == ["application/json"]
+    message = f"{method.upper()} is not allowed on /{endpoint}; use POST"
+    assert json.loads(response["body"]) == {"message": message}
+    log = capfd.readouterr().out
+    assert '"message":"request rejected"' in log
+    assert '"status":405' in log
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)

@@ -26,6 +26,7 @@ from samtranslator.translator.translator import Translator
 from tests.conftest import REPO
 
 FUNCTIONS = {"SklearnFunction": "/sklearn", "PytorchFunction": "/pytorch", "AstromechFunction": "/astromech"}
+METHODS = ("post", "x-amazon-apigateway-any-method")
 NO_VALUE = {"Ref": "AWS::NoValue"}
 
 
@@ -108,13 +109,17 @@ def test_every_route_invokes_its_functions_live_alias() -> None:
     paths = api["Properties"]["Body"]["paths"]
     assert set(paths) == set(FUNCTIONS.values())
     for function, path in FUNCTIONS.items():
-        uri = paths[path]["post"]["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
-        assert f"/functions/${{{alias_of(function)}}}/invocations" in uri
+        # POST, and every other method, which the function answers with 405
+        assert set(paths[path]) == set(METHODS)
+        for method in METHODS:
+            uri = paths[path][method]["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
+            assert f"/functions/${{{alias_of(function)}}}/invocations" in uri
         alias = template["Resources"][alias_of(function)]
         assert alias["Properties"]["Name"] == "live"
         assert alias["Properties"]["FunctionName"] == {"Ref": function}
-        permission = template["Resources"][f"{function}ClassifyPermissionv1"]["Properties"]
-        assert permission["FunctionName"] == {"Ref": alias_of(function)}
+        for event in ("Classify", "OtherMethods"):
+            permission = template["Resources"][f"{function}{event}Permissionv1"]["Properties"]
+            assert permission["FunctionName"] == {"Ref": alias_of(function)}
 
 
 def test_every_function_publishes_versions_restored_from_a_snapstart_snapshot() -> None:
@@ -256,7 +261,8 @@ def test_keys_are_required_by_default_with_a_usage_plan_of_quota_and_throttle() 
     body = api["Properties"]["Body"]
     assert body["securityDefinitions"]["api_key"] == {"type": "apiKey", "name": "x-api-key", "in": "header"}
     for path in FUNCTIONS.values():
-        assert body["paths"][path]["post"]["security"] == [{"api_key": []}]
+        for method in METHODS:
+            assert body["paths"][path][method]["security"] == [{"api_key": []}]
     _, plan = only(resources_of_type(template, "AWS::ApiGateway::UsagePlan"))
     # SAM puts the parameters' values into the usage plan itself.
     assert plan["Properties"]["Quota"] == {"Limit": "12345", "Period": "DAY"}
@@ -271,7 +277,8 @@ def test_keys_switched_off_leave_no_key_no_plan_and_no_method_asking_for_one() -
     template = deployed(ApiKeyRequired="false")
     _, api = only(resources_of_type(template, "AWS::ApiGateway::RestApi"))
     for path in FUNCTIONS.values():
-        assert "security" not in api["Properties"]["Body"]["paths"][path]["post"]
+        for method in METHODS:
+            assert "security" not in api["Properties"]["Body"]["paths"][path][method]
     for kind in ("AWS::ApiGateway::UsagePlan", "AWS::ApiGateway::ApiKey", "AWS::ApiGateway::UsagePlanKey"):
         assert resources_of_type(template, kind) == {}
     assert template["Outputs"]["KyberApiKeyId"]["Value"] == "none"

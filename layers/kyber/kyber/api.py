@@ -46,6 +46,16 @@ def create_resolver() -> APIGatewayRestResolver:
 
     @app.not_found
     def unknown_route(_: Exception) -> Response[str]:
+        # A served path asked with another method (the API sends every method of its routes here).
+        path, method = app.current_event.path, app.current_event.http_method.upper()
+        allowed = sorted({route.method for route in app._static_routes if route.path == path})
+        if allowed:
+            _record_rejection(HTTPStatus.METHOD_NOT_ALLOWED, f"{method} is not allowed on {path}")
+            return json_response(
+                HTTPStatus.METHOD_NOT_ALLOWED,
+                _json_text({"message": f"{method} is not allowed on {path}; use {', '.join(allowed)}"}),
+                {"Allow": ", ".join(allowed)},
+            )
         metrics.add_metric(name="RequestsRejected", unit=MetricUnit.Count, value=1)
         return error_response(HTTPStatus.NOT_FOUND, {"message": "no such route; POST /sklearn, /pytorch or /astromech"})
 
