@@ -185,10 +185,12 @@ def test_an_unknown_model_name_is_quoted_up_to_forty_characters(invoke):
     assert answer.body == {"message": f'unknown model {name[:40]!r}: expected "sklearn" or "pytorch"'}
 
 
-def test_the_manifest_is_written_with_two_space_indents_and_a_final_newline(built_models):
-    text = (built_models / "manifest.json").read_text()
+def test_the_manifest_is_written_with_two_space_indents_and_a_final_newline(default_build):
+    models_dir, manifest = default_build
+    text = manifest.to_json()
     assert text.startswith('{\n  "format": 1,\n  "labels": [\n    "blue",')
     assert text.endswith("}\n")
+    assert (models_dir / "manifest.json").read_text() == text
 
 
 def test_a_domain_error_reads_as_its_message_wherever_it_is_printed():

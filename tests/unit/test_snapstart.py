@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import snapshot_restore_py
 
+from kyber import snapstart
 from kyber.model_source import s3_client
 from kyber.registry import CrystalModel
 from scripts.lambda_events import load_event
@@ -83,6 +84,18 @@ def test_a_restored_environment_answers_as_a_fresh_one(handler_module, lambda_co
     # Then the answer is the one an environment without a snapshot gives
     assert restored["statusCode"] == fresh["statusCode"] == 200
     assert restored["body"] == fresh["body"]
+
+
+def test_the_priming_line_says_how_long_it_took_in_milliseconds(handler_module, capfd, monkeypatch):
+    handler_module("astromech")
+    # Given a clock that moves 12.3456 ms while the models are primed
+    clock = iter([100.0, 100.0123456])
+    monkeypatch.setattr(snapstart.time, "perf_counter", lambda: next(clock))
+    # When Lambda prepares the snapshot
+    run_hooks(snapshot_restore_py.get_before_snapshot())
+    # Then the line gives the time in milliseconds, to two decimals
+    (line,) = (json.loads(line) for line in capfd.readouterr().out.splitlines() if "models primed" in line)
+    assert line["duration_ms"] == 12.35
 
 
 def test_environments_restored_from_one_snapshot_draw_different_random_numbers(handler_module):
