@@ -1,8 +1,9 @@
 """Mutants, killed, survived and the score per file of the shared layer, from mutmut's results.
 
 Run by scripts/mutation.sh in the folder mutmut ran in; reads mutants/src/kyber/*.py.meta. A mutant
-counts as killed when a test failed or timed out with it; the score is killed / mutants that a test
-ran against. Survivors listed in tests/mutation_survivors.txt with a reason are shown apart.
+counts as killed when a test failed or timed out with it; the score is killed / (killed + survived
+without an explanation). Mutants a run stopped by MUTATION_TIMEOUT did not reach count as unchecked.
+Survivors listed in tests/mutation_survivors.txt with a reason are shown apart.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def main() -> None:
     explained = explained_survivors()
     totals: Counter[str] = Counter()
     survivors: list[str] = []
-    print(f"{'file':<28} {'mutants':>8} {'killed':>7} {'survived':>9} {'explained':>10} {'score':>7}")
+    print(f"{'file':<28} {'mutants':>8} {'killed':>7} {'survived':>9} {'explained':>10} {'unchecked':>10} {'score':>7}")
     for meta in sorted(Path("mutants/src/kyber").glob("*.py.meta")):
         codes = json.loads(meta.read_text())["exit_code_by_key"]
         counts = Counter()
@@ -43,6 +44,8 @@ def main() -> None:
                 counts["explained" if name in explained else "survived"] += 1
                 if name not in explained:
                     survivors.append(name)
+            elif code is None:
+                counts["unchecked"] += 1
             counts["mutants"] += 1
         totals.update(counts)
         print(row(meta.name.removesuffix(".meta"), counts))
@@ -56,7 +59,7 @@ def row(name: str, counts: Counter[str]) -> str:
     score = 100 * counts["killed"] / checked if checked else 0.0
     return (
         f"{name:<28} {counts['mutants']:>8} {counts['killed']:>7} {counts['survived']:>9} "
-        f"{counts['explained']:>10} {score:>6.1f}%"
+        f"{counts['explained']:>10} {counts['unchecked']:>10} {score:>6.1f}%"
     )
 
 

@@ -147,6 +147,7 @@ def test_a_rejected_request_is_logged_with_status_and_reason_and_counted(invoke,
     (metrics,) = [record for record in records if "RequestsRejected" in record]
     assert metrics["RequestsRejected"] == [1.0]
     assert metrics["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "KyberClassifier"
+    assert metrics["_aws"]["CloudWatchMetrics"][0]["Metrics"] == [{"Name": "RequestsRejected", "Unit": "Count"}]
     assert "CrystalsClassified" not in metrics
 
 
