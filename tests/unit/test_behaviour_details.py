@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import hashlib
 import json
+import shutil
 from http import HTTPStatus
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from kyber.errors import CrystalBatchError, ModelFailureError
+from kyber.errors import CrystalBatchError, ModelArtifactError, ModelFailureError
 from kyber.labels import LabelsFileError, parse_labels
 from kyber.registry import ModelRegistry
 from kyber.settings import DEFAULT_MAX_ROWS, Settings, SettingsError
@@ -93,8 +95,38 @@ def test_a_bad_row_limit_says_what_is_wrong(value, reason):
     ],
 )
 def test_a_labels_file_that_is_not_a_list_of_distinct_names_is_refused(text, reason):
-    with pytest.raises(LabelsFileError, match=reason):
+    with pytest.raises(LabelsFileError) as refused:
         parse_labels(text)
+    assert str(refused.value) == reason
+
+
+@pytest.mark.parametrize(
+    ("document", "reason"),
+    [
+        ([], "manifest.json must be a JSON object"),
+        ({"count": True}, "manifest.json: 'count' must be a number"),
+        ({"count": "4"}, "manifest.json: 'count' must be a number"),
+        ({"name": 4}, "manifest.json: 'name' must be a str"),
+        ({}, "manifest.json has no 'count'"),
+    ],
+)
+def test_a_manifest_field_of_the_wrong_kind_is_refused_naming_its_path_and_kind(document, reason):
+    from kyber.manifest import _Fields
+
+    def read(document: object) -> object:
+        fields = _Fields(document, "manifest.json")
+        return fields.get("name", str) if "name" in document else fields.number("count")
+
+    with pytest.raises(ModelArtifactError) as refused:
+        read(document)
+    assert str(refused.value) == reason
+
+
+def test_a_manifest_number_may_be_an_integer_or_a_float():
+    from kyber.manifest import _Fields
+
+    assert _Fields({"a": 3, "b": 2.5}, "m").number("a") == 3.0
+    assert _Fields({"a": 3, "b": 2.5}, "m").number("b") == 2.5
 
 
 def test_labels_may_be_a_tuple_and_surrounding_whitespace_is_ignored():
@@ -198,3 +230,75 @@ def test_a_domain_error_reads_as_its_message_wherever_it_is_printed():
     error = CrystalBatchError("crystalData is empty; send at least one row", errorCount=0)
     assert str(error) == error.message == "crystalData is empty; send at least one row"
     assert error.body() == {"message": "crystalData is empty; send at least one row", "errorCount": 0}
+
+
+class SteppingClock:
+    """time.perf_counter for a test: each call moves the clock on by the next step, in seconds."""
+
+    def __init__(self, *steps: float) -> None:
+        self.now = 100.0
+        self.steps = iter(steps)
+
+    def __call__(self) -> float:
+        self.now += next(self.steps, 0.0)
+        return self.now
+
+
+def test_a_model_loads_duration_is_logged_in_milliseconds_to_two_decimals(models_dir, monkeypatch, caplog):
+    import kyber.registry
+
+    registry = ModelRegistry(models_dir)
+    monkeypatch.setattr(kyber.registry.time, "perf_counter", SteppingClock(0.0, 0.0123456))
+    registry.get("sklearn")
+    (loaded,) = [record for record in caplog.records if record.getMessage() == "model loaded"]
+    assert loaded.duration_ms == 12.35
+
+
+def test_a_requests_model_time_is_logged_in_milliseconds_to_three_decimals(invoke, monkeypatch, capfd):
+    import kyber.service
+
+    invoke("sklearn", load_event("sklearn_single.json"))  # the init, before the clock is replaced
+    capfd.readouterr()
+    monkeypatch.setattr(kyber.service.time, "perf_counter", SteppingClock(0.0, 0.00123456))
+    invoke("sklearn", load_event("sklearn_single.json"))
+    records = log_records(capfd.readouterr().out)
+    (classified,) = [record for record in records if record.get("message") == "crystals classified"]
+    assert classified["predict_ms"] == 1.235
+    (metrics,) = [record for record in records if "CrystalsClassified" in record]
+    assert metrics["_aws"]["CloudWatchMetrics"][0]["Metrics"] == [{"Name": "CrystalsClassified", "Unit": "Count"}]
+
+
+def test_each_model_is_loaded_once_and_then_served_from_the_registry(models_dir, caplog):
+    registry = ModelRegistry(models_dir)
+    first, again, other = registry.get("pytorch"), registry.get("pytorch"), registry.get("sklearn")
+    assert first is again
+    assert (first.name, other.name) == ("pytorch", "sklearn")
+    assert [record.model for record in caplog.records if record.getMessage() == "model loaded"] == [
+        "pytorch",
+        "sklearn",
+    ]
+
+
+def test_a_labels_file_that_does_not_parse_is_refused_naming_it_and_why(models_dir, tmp_path):
+    # Given a models folder whose labels file, hashed into its manifest, holds a bare string
+    copy = tmp_path / "models"
+    shutil.copytree(models_dir, copy)
+    (copy / "output_labels.txt").write_text("'blue'\n")
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["labels_file"]["sha256"] = hashlib.sha256(b"'blue'\n").hexdigest()
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    # Then the registry refuses it, naming the file and what is wrong with it
+    with pytest.raises(ModelArtifactError) as refused:
+        ModelRegistry(copy)
+    assert str(refused.value).startswith(f"{copy / 'output_labels.txt'}: ")
+    assert len(str(refused.value)) > len(f"{copy / 'output_labels.txt'}: ")
+
+
+def test_scoring_values_beyond_float32_raises_no_warning(models_dir):
+    import warnings
+
+    model = ModelRegistry(models_dir).get("pytorch")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scores = model.score(np.array([[1e300, 1.0, 1.0, 1.0], [5.1, 3.5, 1.4, 0.2]]))
+    assert scores.unscorable_rows.tolist() == [0]
