@@ -302,3 +302,43 @@ def test_scoring_values_beyond_float32_raises_no_warning(models_dir):
         warnings.simplefilter("error")
         scores = model.score(np.array([[1e300, 1.0, 1.0, 1.0], [5.1, 3.5, 1.4, 0.2]]))
     assert scores.unscorable_rows.tolist() == [0]
+
+
+def test_a_manifest_of_another_format_is_refused_saying_which_format_is_read(tmp_path):
+    from kyber.manifest import Manifest
+
+    with pytest.raises(ModelArtifactError) as refused:
+        Manifest.from_json(b'{"format": 2}', tmp_path / "manifest.json")
+    assert str(refused.value) == f"{tmp_path / 'manifest.json'} is not manifest format 1"
+
+
+@pytest.mark.parametrize(("size", "detailed"), [(1 << 20, True), ((1 << 20) + 1, False)])
+def test_a_body_of_up_to_one_mib_with_nan_is_answered_row_by_row(invoke, size, detailed):
+    # Given a body with a NaN value, padded with JSON whitespace to exactly this many bytes
+    body = '{"crystalData": [[NaN, 3.5, 1.4, 0.2]]}'
+    body += " " * (size - len(body))
+    # When it is posted
+    answer = invoke("sklearn", proxy_event("sklearn", body))
+    # Then up to 1 MiB the problem is named by row and position; above, the body is not strict JSON
+    assert answer.status == HTTPStatus.UNPROCESSABLE_ENTITY
+    assert ("errors" in answer.body) is detailed
+    if detailed:
+        assert answer.body["errors"][0]["row"] == 0
+        assert answer.body["errors"][0]["position"] == 0
+    else:
+        assert answer.body["message"].startswith("request body is not valid JSON")
+
+
+def test_loading_the_models_names_onnx_runtimes_cpu_provider_so_it_warns_of_nothing(models_dir, capfd):
+    import warnings
+
+    # ONNX Runtime warns, and prints an "EP Error", when it must fall back to a provider itself.
+    registry = ModelRegistry(models_dir)
+    capfd.readouterr()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        models = [registry.get("sklearn"), registry.get("pytorch")]
+    out, err = capfd.readouterr()
+    assert [str(warning.message) for warning in caught] == []
+    assert "EP Error" not in out + err
+    assert [model.session.get_providers() for model in models] == [["CPUExecutionProvider"]] * 2
