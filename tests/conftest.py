@@ -94,6 +94,18 @@ def s3() -> Iterator[Any]:
         yield boto3.client("s3", region_name=TEST_ENVIRONMENT["AWS_DEFAULT_REGION"])
 
 
+class SteppingClock:
+    """time.perf_counter for a test: each call moves the clock on by the next step, in seconds."""
+
+    def __init__(self, *steps: float) -> None:
+        self.now = 100.0
+        self.steps = iter(steps)
+
+    def __call__(self) -> float:
+        self.now += next(self.steps, 0.0)
+        return self.now
+
+
 BUCKET = "kyber-models"
 PREFIX = "releases/2026-11-26/"
 

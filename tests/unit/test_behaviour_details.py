@@ -19,6 +19,7 @@ from kyber.labels import LabelsFileError, parse_labels
 from kyber.registry import ModelRegistry
 from kyber.settings import DEFAULT_MAX_ROWS, Settings, SettingsError
 from scripts.lambda_events import load_event, proxy_event
+from tests.conftest import SteppingClock
 
 
 class NonFiniteRows:
@@ -230,18 +231,6 @@ def test_a_domain_error_reads_as_its_message_wherever_it_is_printed():
     error = CrystalBatchError("crystalData is empty; send at least one row", errorCount=0)
     assert str(error) == error.message == "crystalData is empty; send at least one row"
     assert error.body() == {"message": "crystalData is empty; send at least one row", "errorCount": 0}
-
-
-class SteppingClock:
-    """time.perf_counter for a test: each call moves the clock on by the next step, in seconds."""
-
-    def __init__(self, *steps: float) -> None:
-        self.now = 100.0
-        self.steps = iter(steps)
-
-    def __call__(self) -> float:
-        self.now += next(self.steps, 0.0)
-        return self.now
 
 
 def test_a_model_loads_duration_is_logged_in_milliseconds_to_two_decimals(models_dir, monkeypatch, caplog):

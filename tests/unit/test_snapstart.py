@@ -18,7 +18,7 @@ from kyber import snapstart
 from kyber.model_source import s3_client
 from kyber.registry import CrystalModel
 from scripts.lambda_events import load_event
-from tests.conftest import upload
+from tests.conftest import SteppingClock, upload
 
 MODELS_OF = {"sklearn": ["sklearn"], "pytorch": ["pytorch"], "astromech": ["sklearn", "pytorch"]}
 
@@ -89,8 +89,7 @@ def test_a_restored_environment_answers_as_a_fresh_one(handler_module, lambda_co
 def test_the_priming_line_says_how_long_it_took_in_milliseconds(handler_module, capfd, monkeypatch):
     handler_module("astromech")
     # Given a clock that moves 12.3456 ms while the models are primed
-    clock = iter([100.0, 100.0123456])
-    monkeypatch.setattr(snapstart.time, "perf_counter", lambda: next(clock))
+    monkeypatch.setattr(snapstart.time, "perf_counter", SteppingClock(0.0, 0.0123456))
     # When Lambda prepares the snapshot
     run_hooks(snapshot_restore_py.get_before_snapshot())
     # Then the line gives the time in milliseconds, to two decimals

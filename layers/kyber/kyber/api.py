@@ -41,8 +41,10 @@ def _json_text(body: object) -> str:
 def create_resolver() -> APIGatewayRestResolver:
     app = APIGatewayRestResolver(serializer=_json_text)
 
-    def error_response(status: HTTPStatus, body: dict[str, object]) -> Response[str]:
-        return json_response(status, _json_text(body))
+    def error_response(
+        status: HTTPStatus, body: dict[str, object], headers: dict[str, str] | None = None
+    ) -> Response[str]:
+        return json_response(status, _json_text(body), headers)
 
     @app.not_found
     def unknown_route(_: Exception) -> Response[str]:
@@ -51,9 +53,9 @@ def create_resolver() -> APIGatewayRestResolver:
         allowed = sorted({route.method for route in app._static_routes if route.path == path})
         if allowed:
             _record_rejection(HTTPStatus.METHOD_NOT_ALLOWED, f"{method} is not allowed on {path}")
-            return json_response(
+            return error_response(
                 HTTPStatus.METHOD_NOT_ALLOWED,
-                _json_text({"message": f"{method} is not allowed on {path}; use {', '.join(allowed)}"}),
+                {"message": f"{method} is not allowed on {path}; use {', '.join(allowed)}"},
                 {"Allow": ", ".join(allowed)},
             )
         metrics.add_metric(name="RequestsRejected", unit=MetricUnit.Count, value=1)
