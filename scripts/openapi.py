@@ -232,8 +232,8 @@ def document() -> dict[str, Any]:
     for route in ROUTES:
         # A fresh init, as a cold start makes it under the current settings.
         module = importlib.reload(importlib.import_module(f"functions.{route}.app"))
-        for served in module.app._static_routes + module.app._dynamic_routes:
-            paths.setdefault(served.path, {})[served.method.lower()] = operation(route, module)
+        for path in module.app.routes:
+            paths.setdefault(path, {})["post"] = operation(route, module)
     for path_item in paths.values():
         for answers in path_item.values():
             for status_code, (description, example) in GATEWAY_ANSWERS.items():

@@ -184,6 +184,21 @@ def test_a_rejected_request_is_logged_with_status_and_reason_and_counted(invoke,
     assert "CrystalsClassified" not in metrics
 
 
+def test_a_request_for_a_route_the_function_lacks_is_logged_as_rejected_and_counted(invoke, capfd):
+    # Given an event for a path the function has no route for
+    event = load_event("sklearn_single.json")
+    event["path"] = "/sklearn/v2"
+    capfd.readouterr()
+    # When it is answered, then the 404 is logged with the method and path asked for, and counted
+    answer = invoke("sklearn", event)
+    records = log_records(capfd.readouterr().out)
+    (rejected,) = [record for record in records if record.get("message") == "request rejected"]
+    assert rejected["status"] == answer.status == HTTPStatus.NOT_FOUND
+    assert rejected["reason"] == "no route for POST /sklearn/v2"
+    (metrics,) = [record for record in records if "RequestsRejected" in record]
+    assert metrics["RequestsRejected"] == [1.0]
+
+
 def test_a_failed_request_is_logged_with_its_traceback_and_counted(handler_module, lambda_context, capfd):
     handler = handler_module("sklearn")
     models = {"sklearn": dataclasses.replace(handler.classifier.models["sklearn"], session=NonFiniteRows(0))}

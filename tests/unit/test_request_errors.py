@@ -237,6 +237,17 @@ def test_route_the_function_does_not_serve_is_a_json_404(invoke):
     assert answer.body == {"message": "no such route; POST /sklearn, /pytorch or /astromech"}
 
 
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_the_route_answers_with_a_trailing_slash_too(invoke, endpoint):
+    # Given a POST to the route's path with a trailing slash, which API Gateway passes on as asked
+    event = proxy_event(endpoint, body_for(endpoint, json.dumps([SAMPLE_ROW])))
+    event["path"] += "/"
+    # When it reaches the handler, then the route answers it
+    answer = invoke(endpoint, event)
+    assert answer.status == HTTPStatus.OK
+    assert len(answer.body["prediction"]) == 1
+
+
 @pytest.mark.parametrize(("endpoint", "value"), [("sklearn", "1e100"), ("pytorch", "1e30"), ("astromech", "-1e300")])
 def test_huge_but_scorable_values_are_served(invoke, endpoint, value):
     answer = invoke(endpoint, proxy_event(endpoint, body_for(endpoint, f"[[0, 0, 0, {value}]]")))

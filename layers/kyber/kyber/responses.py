@@ -1,18 +1,47 @@
-"""The 200 response: the most probable label per row and every label's score, written as JSON text.
+"""What a function answers: a JSON response in API Gateway's proxy format, and the 200's body (the most
+probable label per row and every label's score).
 
-The text is assembled from the scores array as a whole: orjson writes every float of it at once, in
+The 200's text is assembled from the scores array as a whole: orjson writes every float of it at once, in
 the same shortest form it gives a Python float, and list slices lay the keys around them. No dict or
 list is built per row.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import lru_cache
 from http import HTTPStatus
+from typing import Any
 
 import numpy as np
 import orjson
-from aws_lambda_powertools.event_handler import Response, content_types
+
+APPLICATION_JSON = "application/json"
+
+
+@dataclass(frozen=True)
+class JsonResponse:
+    """A JSON answer: its status, its body as JSON text, and headers besides Content-Type."""
+
+    status: HTTPStatus
+    body: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def to_proxy_response(self) -> dict[str, Any]:
+        """The response as API Gateway's REST proxy integration takes it."""
+        headers = {name: [value] for name, value in self.headers.items()}
+        headers["Content-Type"] = [APPLICATION_JSON]
+        return {
+            "statusCode": int(self.status),
+            "multiValueHeaders": headers,
+            "body": self.body,
+            "isBase64Encoded": False,
+        }
+
+
+def json_text(body: object) -> str:
+    return orjson.dumps(body).decode()
 
 
 @lru_cache(maxsize=8)
@@ -38,9 +67,3 @@ def prediction_json(labels: tuple[str, ...], scores: np.ndarray) -> str:
     prediction = b",".join(quoted[scores.argmax(axis=1)].tolist())
     body = b"".join(text)[:-1]  # the last row's "}," loses its comma
     return (b'{"prediction":[' + prediction + b'],"scores":[' + body + b"]}").decode()
-
-
-def json_response(status: HTTPStatus, text: str, headers: dict[str, str] | None = None) -> Response[str]:
-    return Response(
-        status_code=int(status), content_type=content_types.APPLICATION_JSON, body=text, headers=headers or {}
-    )

@@ -8,14 +8,12 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.api_gateway import BaseProxyEvent
 from aws_lambda_powertools.metrics import MetricUnit
 
 from kyber.errors import ModelArtifactError, crystal_data_problems
 from kyber.observability import logger, metrics
 from kyber.registry import CrystalModel, get_registry
-from kyber.responses import json_response, prediction_json
+from kyber.responses import JsonResponse, prediction_json
 from kyber.settings import get_settings
 from kyber.snapstart import register_hooks
 from kyber.validation import parse_crystal_batch, parse_json_body, parse_model_choice, require_object
@@ -35,7 +33,7 @@ class Endpoint:
     max_rows: int
     chosen_by_request: bool
 
-    def classify(self, event: BaseProxyEvent) -> Response[str]:
+    def classify(self, event: Mapping[str, Any]) -> JsonResponse:
         # API Gateway sends a string or null, and base64 only when isBase64Encoded is the boolean true.
         raw_body = event.get("body")
         payload = require_object(parse_json_body(raw_body, is_base64_encoded=event.get("isBase64Encoded") is True))
@@ -53,7 +51,7 @@ class Endpoint:
             )
         metrics.add_metric(name="CrystalsClassified", unit=MetricUnit.Count, value=len(batch))
         logger.info("crystals classified", model=model.name, rows=len(batch), predict_ms=predict_ms)
-        return json_response(
+        return JsonResponse(
             HTTPStatus.OK,
             prediction_json(model.labels, scores.probabilities),
             {MODEL_HEADER: model.name, MODEL_VERSION_HEADER: model.version},
