@@ -35,3 +35,13 @@ def test_the_response_text_is_what_orjson_writes_for_the_same_answer_as_objects(
     text = prediction_json(labels, scores)
     # Then it is, byte for byte, the JSON of the answer built row by row
     assert text == rendered_row_by_row(labels, scores).decode()
+
+
+def test_labels_holding_percent_signs_are_written_as_they_are():
+    # Given labels with the characters the row template formats with
+    scores = np.array([[0.25, 0.5, 0.25], [0.7, 0.2, 0.1]])
+    labels = ("100%", "%b green", "%%")
+    # When the response text is written, then it names them exactly
+    text = prediction_json(labels, scores)
+    assert text == rendered_row_by_row(labels, scores).decode()
+    assert json.loads(text)["prediction"] == ["%b green", "100%"]
