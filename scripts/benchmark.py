@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from scripts.lambda_events import ENDPOINTS
 from scripts.local_api import LocalApi
@@ -29,6 +30,7 @@ REPO = Path(__file__).resolve().parent.parent
 BUILT_MODELS = REPO / ".aws-sam" / "build" / "ModelsLayer" / "models"
 ARTIFACTS = REPO / "layers" / "models" / "artifacts"
 SAMPLE = [[0.92, 0.12, 0.31, 0.09]]
+EMULATOR_IMAGE = "public.ecr.aws/lambda/python:3.13-x86_64"
 
 ENVIRONMENT = {
     "PYTHONPATH": os.pathsep.join(str(REPO / part) for part in (".", "layers/kyber", "layers/models")),
@@ -50,6 +52,39 @@ assert module.lambda_handler(load_event(name), FakeLambdaContext())["statusCode"
 print(json.dumps({"max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
+# The same cold start, stage by stage, each timed from the end of the one before (the modules a stage
+# shares with a later one are counted where they are first imported).
+STAGES_PROBE = """
+import json, sys, time
+started = time.perf_counter()
+import numpy
+numpy_done = time.perf_counter()
+import onnxruntime
+onnxruntime_done = time.perf_counter()
+import kyber.observability
+powertools_done = time.perf_counter()
+import kyber.api, kyber.service
+layer_done = time.perf_counter()
+module = __import__(f"functions.{sys.argv[1]}.app", fromlist=["lambda_handler"])
+init_done = time.perf_counter()
+from scripts.lambda_events import FakeLambdaContext, load_event
+name = "astromech_sklearn_single.json" if sys.argv[1] == "astromech" else f"{sys.argv[1]}_single.json"
+event, context = load_event(name), FakeLambdaContext()
+asked = time.perf_counter()
+assert module.lambda_handler(event, context)["statusCode"] == 200
+answered = time.perf_counter()
+marks = [started, numpy_done, onnxruntime_done, powertools_done, layer_done, init_done]
+print(json.dumps([later - earlier for earlier, later in zip(marks, marks[1:])] + [answered - asked]))
+"""
+STAGES = (
+    "numpy",
+    "ONNX Runtime",
+    "Powertools Logger and Metrics",
+    "the layer's own modules and orjson",
+    "the function's init: models verified, sessions created",
+    "the first request",
+)
+
 SEED_PROBE = """
 import json, resource, sys
 import joblib, numpy, torch
@@ -65,7 +100,8 @@ print(json.dumps({"max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxr
 """
 
 
-def run_probe(code: str, argument: str) -> tuple[float, float]:
+def probe_output(code: str, argument: str) -> tuple[float, Any]:
+    """Run code in a fresh interpreter: the wall time, and what its last line printed (JSON)."""
     started = time.perf_counter()
     result = subprocess.run(
         [sys.executable, "-c", code, argument],
@@ -76,7 +112,23 @@ def run_probe(code: str, argument: str) -> tuple[float, float]:
         check=True,
     )
     seconds = time.perf_counter() - started
-    return seconds, json.loads(result.stdout.strip().splitlines()[-1])["max_rss_mb"]
+    return seconds, json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def run_probe(code: str, argument: str) -> tuple[float, float]:
+    seconds, printed = probe_output(code, argument)
+    return seconds, printed["max_rss_mb"]
+
+
+def cold_start_stages(repeats: int) -> None:
+    """Where a cold start's time goes: the interpreter's own start, then each stage of STAGES_PROBE."""
+    bare = statistics.median(probe_output("print(0)", "")[0] for _ in range(repeats))
+    runs = [probe_output(STAGES_PROBE, "astromech") for _ in range(repeats)]
+    total = statistics.median(run[0] for run in runs)
+    print(f"\nWhere /astromech's cold start goes (median of {repeats} fresh processes, {total * 1000:.0f} ms in all)")
+    print(f"  {'the interpreter starting and stopping (python -c pass)':<58} {bare * 1000:6.1f} ms")
+    for index, stage in enumerate(STAGES):
+        print(f"  {stage:<58} {statistics.median(run[1][index] for run in runs) * 1000:6.1f} ms")
 
 
 def median_seconds(action: Callable[[], object], repeats: int) -> float:
@@ -146,6 +198,52 @@ def request_latency(rows: int, repeats: int) -> None:
         print(f"  /{endpoint:<10} 1 row {figures[0]}   {rows} rows {figures[1]}")
 
 
+def request_stages(rows: int, repeats: int) -> None:
+    """Where /sklearn's request time goes, stage by stage as Endpoint.classify runs them (medians)."""
+    import numpy as np
+
+    from kyber.responses import prediction_json
+    from kyber.validation import parse_crystal_batch, parse_json_body, require_object
+    from scripts.lambda_events import FakeLambdaContext, json_event
+
+    module = __import__("functions.sklearn.app", fromlist=["lambda_handler"])
+    classifier, model = module.classifier, module.classifier.models["sklearn"]
+    batch = np.random.default_rng(7).uniform(0, 8, size=(rows, 4)).round(3).tolist()
+    names = (
+        "JSON parsed (orjson)",
+        "crystalData checked and converted",
+        "the parsed body freed",
+        "the model (ONNX Runtime)",
+        "the answer written",
+        "the rest: Powertools' log context and metrics, routing",
+    )
+    columns = []
+    for data, count in (([SAMPLE[0]], repeats * 10), (batch, repeats)):
+        event = json_event("sklearn", {"crystalData": data})
+        timings: list[list[float]] = [[] for _ in names[:-1]]
+        for _ in range(count):
+            marks = [time.perf_counter()]
+            payload = require_object(parse_json_body(event["body"]))
+            marks.append(time.perf_counter())
+            features = parse_crystal_batch(payload, feature_count=4, max_rows=classifier.max_rows)
+            marks.append(time.perf_counter())
+            del payload
+            marks.append(time.perf_counter())
+            scores = model.score(features)
+            marks.append(time.perf_counter())
+            prediction_json(model.labels, scores.probabilities)
+            marks.append(time.perf_counter())
+            for timing, earlier, later in zip(timings, marks[:-1], marks[1:], strict=True):
+                timing.append(later - earlier)
+        with contextlib.redirect_stdout(io.StringIO()):
+            total = median_seconds(partial(module.lambda_handler, event, FakeLambdaContext()), count)
+        stages = [statistics.median(timing) for timing in timings]
+        columns.append([*stages, total - sum(stages), total])
+    print(f"\nWhere /sklearn's request time goes, in-process (medians):{'1 row':>16}{f'{rows} rows':>14}")
+    for name, one, many in zip((*names, "the whole request"), *columns, strict=True):
+        print(f"  {name:<56} {one * 1000:8.3f} ms {many * 1000:9.3f} ms")
+
+
 def first_duration(api: LocalApi, logged: int) -> str:
     """The Duration of the first REPORT line the function wrote after the log's first `logged` characters:
     for a function's first invocation, its init (the models loaded) and the request."""
@@ -184,6 +282,44 @@ def worst_bodies(repeats: int) -> None:
         worst = max(worst, seconds)
         print(f"  {name:<42} {status}  {seconds * 1000:7.1f} ms")
     print(f"  worst: {worst * 1000:.1f} ms")
+
+
+# Run in the emulator's image, with the function and its layers where Lambda puts them: the interpreter,
+# Lambda's runtime client and the handler's import and init, each on top of the one before.
+EMULATOR_PROBE = """
+import json, statistics, subprocess, sys, time
+def wall(code):
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True)
+    return time.perf_counter() - started
+steps = ["pass", "import awslambdaric.bootstrap", "import awslambdaric.bootstrap, app"]
+print(json.dumps([statistics.median(wall(step) for _ in range(int(sys.argv[1]))) for step in steps]))
+"""
+
+
+def emulator_init_stages(repeats: int) -> None:
+    build = REPO / ".aws-sam" / "build"
+    mounts = {"AstromechFunction": "/var/task", "KyberLayer/python": "/opt/python", "ModelsLayer/models": "/opt/models"}
+    command = ["docker", "run", "--rm", "--entrypoint", "/var/lang/bin/python3"]
+    for source, target in mounts.items():
+        command += ["--volume", f"{build / source}:{target}:ro"]
+    environment = {**ENVIRONMENT, "KYBER_MODELS_DIR": "/opt/models", "PYTHONPATH": "/var/task:/opt/python:/var/runtime"}
+    for name, value in environment.items():
+        command += ["--env", f"{name}={value}"]
+    command += [EMULATOR_IMAGE, "-c", EMULATOR_PROBE, str(repeats)]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        print(f"\nIn the emulator's image: not measured ({result.stderr.strip().splitlines()[-1:]})")
+        return
+    bare, runtime, handler = json.loads(result.stdout.strip().splitlines()[-1])
+    print(f"\nIn the emulator's image, python3.13, /astromech (median of {repeats} fresh processes):")
+    stages = {
+        "the interpreter starting and stopping": bare,
+        "Lambda's runtime client imported": runtime - bare,
+        "the handler's imports and init (models verified, sessions)": handler - runtime,
+    }
+    for name, seconds in stages.items():
+        print(f"  {name:<58} {seconds * 1000:6.1f} ms")
 
 
 def over_http(url: str | None, requests: int) -> None:
@@ -229,10 +365,14 @@ def main() -> None:
     if not (BUILT_MODELS / "manifest.json").is_file():
         sys.exit(f"{BUILT_MODELS} is missing: run `make build` first")
     cold_starts(options.cold_starts)
+    cold_start_stages(max(5, options.cold_starts))
     request_latency(options.rows, options.repeats)
+    request_stages(options.rows, options.repeats)
     worst_bodies(max(3, options.repeats // 4))
     if options.http or options.url:
         over_http(options.url, options.http_requests)
+    if options.http:
+        emulator_init_stages(max(5, options.cold_starts))
 
 
 if __name__ == "__main__":
