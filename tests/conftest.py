@@ -201,6 +201,8 @@ def invoke(
         if endpoint not in loaded:
             loaded[endpoint] = handler_module(endpoint)
         response = loaded[endpoint].lambda_handler(event, lambda_context)
+        # Every answer is JSON text, which API Gateway passes on as it is only when this is false.
+        assert response["isBase64Encoded"] is False
         return Answer(
             status=response["statusCode"],
             body=json.loads(response["body"]),

@@ -213,6 +213,7 @@ def test_a_failed_request_is_logged_with_its_traceback_and_counted(handler_modul
     assert "ModelFailureError" in failed["exception"]
     (metrics,) = [record for record in records if "RequestsFailed" in record]
     assert metrics["RequestsFailed"] == [1.0]
+    assert metrics["_aws"]["CloudWatchMetrics"][0]["Metrics"] == [{"Name": "RequestsFailed", "Unit": "Count"}]
 
 
 def test_a_model_load_is_logged_with_its_file_hashes_and_time(handler_module, built_models, capfd):

@@ -237,6 +237,13 @@ def test_route_the_function_does_not_serve_is_a_json_404(invoke):
     assert answer.body == {"message": "no such route; POST /sklearn, /pytorch or /astromech"}
 
 
+@pytest.mark.parametrize("suffix", ["X", "s", "/v2"])
+def test_a_path_that_only_begins_with_the_route_is_a_404(invoke, suffix):
+    event = proxy_event("sklearn", body_for("sklearn", json.dumps([SAMPLE_ROW])))
+    event["path"] += suffix
+    assert invoke("sklearn", event).status == HTTPStatus.NOT_FOUND
+
+
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 def test_the_route_answers_with_a_trailing_slash_too(invoke, endpoint):
     # Given a POST to the route's path with a trailing slash, which API Gateway passes on as asked
