@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import gc
 import hashlib
 import json
 import shutil
@@ -347,3 +348,26 @@ def test_loading_the_models_names_onnx_runtimes_cpu_provider_so_it_warns_of_noth
     assert [str(warning.message) for warning in caught] == []
     assert "EP Error" not in out + err
     assert [model.session.get_providers() for model in models] == [["CPUExecutionProvider"]] * 2
+
+
+def test_a_request_of_ten_thousand_rows_starts_no_garbage_collection(handler_module, lambda_context):
+    # Given a warm function and a body whose parsed form is tens of thousands of lists, none in a cycle
+    handler = handler_module("sklearn")
+    event = proxy_event("sklearn", '{"crystalData": ' + json.dumps([[5.1, 3.5, 1.4, 0.2]] * 10_000) + "}")
+    handler.lambda_handler(event, lambda_context)
+    collections: list[int] = []
+
+    def record(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            collections.append(info["generation"])
+
+    gc.collect()
+    gc.callbacks.append(record)
+    try:
+        # When it is answered
+        response = handler.lambda_handler(event, lambda_context)
+    finally:
+        gc.callbacks.remove(record)
+    # Then the collector never walked the parsed body: it was built, checked and freed in a pause
+    assert response["statusCode"] == HTTPStatus.OK
+    assert collections == []

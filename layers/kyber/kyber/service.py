@@ -16,7 +16,13 @@ from kyber.registry import CrystalModel, get_registry
 from kyber.responses import JsonResponse, prediction_json
 from kyber.settings import get_settings
 from kyber.snapstart import register_hooks
-from kyber.validation import parse_crystal_batch, parse_json_body, parse_model_choice, require_object
+from kyber.validation import (
+    collection_paused,
+    parse_crystal_batch,
+    parse_json_body,
+    parse_model_choice,
+    require_object,
+)
 
 # Every 200 says which model scored the request, and which build of it.
 MODEL_HEADER = "X-Kyber-Model"
@@ -35,10 +41,12 @@ class Endpoint:
 
     def classify(self, event: Mapping[str, Any]) -> JsonResponse:
         # API Gateway sends a string or null, and base64 only when isBase64Encoded is the boolean true.
-        raw_body = event.get("body")
-        payload = require_object(parse_json_body(raw_body, is_base64_encoded=event.get("isBase64Encoded") is True))
-        model = self._model_for(payload)
-        batch = parse_crystal_batch(payload, feature_count=self.feature_count, max_rows=self.max_rows)
+        raw_body, is_base64_encoded = event.get("body"), event.get("isBase64Encoded") is True
+        with collection_paused():
+            payload = require_object(parse_json_body(raw_body, is_base64_encoded=is_base64_encoded))
+            model = self._model_for(payload)
+            batch = parse_crystal_batch(payload, feature_count=self.feature_count, max_rows=self.max_rows)
+            del payload
         started = time.perf_counter()
         scores = model.score(batch)
         predict_ms = round((time.perf_counter() - started) * 1000, 3)
