@@ -203,7 +203,7 @@ def request_stages(rows: int, repeats: int) -> None:
     import numpy as np
 
     from kyber.responses import prediction_json
-    from kyber.validation import parse_crystal_batch, parse_json_body, require_object
+    from kyber.validation import collection_paused, parse_crystal_batch, parse_json_body, require_object
     from scripts.lambda_events import FakeLambdaContext, json_event
 
     module = __import__("functions.sklearn.app", fromlist=["lambda_handler"])
@@ -223,12 +223,13 @@ def request_stages(rows: int, repeats: int) -> None:
         timings: list[list[float]] = [[] for _ in names[:-1]]
         for _ in range(count):
             marks = [time.perf_counter()]
-            payload = require_object(parse_json_body(event["body"]))
-            marks.append(time.perf_counter())
-            features = parse_crystal_batch(payload, feature_count=4, max_rows=classifier.max_rows)
-            marks.append(time.perf_counter())
-            del payload
-            marks.append(time.perf_counter())
+            with collection_paused():  # as Endpoint.classify does
+                payload = require_object(parse_json_body(event["body"]))
+                marks.append(time.perf_counter())
+                features = parse_crystal_batch(payload, feature_count=4, max_rows=classifier.max_rows)
+                marks.append(time.perf_counter())
+                del payload
+                marks.append(time.perf_counter())
             scores = model.score(features)
             marks.append(time.perf_counter())
             prediction_json(model.labels, scores.probabilities)
