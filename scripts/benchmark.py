@@ -24,13 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from scripts.lambda_events import ENDPOINTS
-from scripts.local_api import LocalApi
+from scripts.local_api import LAMBDA_BASE_IMAGE, LocalApi
 
 REPO = Path(__file__).resolve().parent.parent
 BUILT_MODELS = REPO / ".aws-sam" / "build" / "ModelsLayer" / "models"
 ARTIFACTS = REPO / "layers" / "models" / "artifacts"
 SAMPLE = [[0.92, 0.12, 0.31, 0.09]]
-EMULATOR_IMAGE = "public.ecr.aws/lambda/python:3.13-x86_64"
 
 ENVIRONMENT = {
     "PYTHONPATH": os.pathsep.join(str(REPO / part) for part in (".", "layers/kyber", "layers/models")),
@@ -307,7 +306,7 @@ def emulator_init_stages(repeats: int) -> None:
     environment = {**ENVIRONMENT, "KYBER_MODELS_DIR": "/opt/models", "PYTHONPATH": "/var/task:/opt/python:/var/runtime"}
     for name, value in environment.items():
         command += ["--env", f"{name}={value}"]
-    command += [EMULATOR_IMAGE, "-c", EMULATOR_PROBE, str(repeats)]
+    command += [LAMBDA_BASE_IMAGE, "-c", EMULATOR_PROBE, str(repeats)]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         print(f"\nIn the emulator's image: not measured ({result.stderr.strip().splitlines()[-1:]})")

@@ -23,6 +23,8 @@ class LocalApiError(RuntimeError):
 
 
 REPO = Path(__file__).resolve().parent.parent
+# What SAM runs python3.13 functions on (scripts/prepare_emulator.sh pulls or builds it).
+LAMBDA_BASE_IMAGE = "public.ecr.aws/lambda/python:3.13-x86_64"
 READY_TIMEOUT_S = 240
 STOP_TIMEOUT_S = 30
 
@@ -77,9 +79,20 @@ def sam_environment() -> dict[str, str]:
     return {name: value for name, value in os.environ.items() if not name.startswith(("KYBER_", "POWERTOOLS_"))}
 
 
+def docker(*arguments: str) -> str:
+    return subprocess.run(["docker", *arguments], capture_output=True, text=True, check=True).stdout
+
+
 def container_ids() -> set[str]:
-    listing = subprocess.run(["docker", "ps", "-aq"], capture_output=True, text=True, check=True)
-    return set(listing.stdout.split())
+    return set(docker("ps", "-aq").split())
+
+
+def replaced_sam_images() -> set[str]:
+    """Untagged images built on the Lambda base image: those SAM replaced by rebuilding its image of
+    the template's layers, which it does at every start (scripts/prepare_emulator.sh removes them)."""
+    base = docker("image", "inspect", "--format", "{{.Id}}", LAMBDA_BASE_IMAGE).strip()
+    untagged = docker("images", "--quiet", "--no-trunc", "--filter", "dangling=true").split()
+    return {image for image in untagged if base in docker("history", "--quiet", "--no-trunc", image)}
 
 
 @dataclass

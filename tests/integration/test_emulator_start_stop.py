@@ -1,13 +1,17 @@
 """sam local start-api with warm containers: the containers started eagerly are the ones that answer,
-and stopping SAM leaves none behind (SAM CLI 1.170.0 lost one in about half of its starts unpatched)."""
+and stopping SAM leaves none behind (SAM CLI 1.170.0 lost one in about half of its starts unpatched);
+the images SAM replaces at each start do not pile up."""
 
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 
-from scripts.local_api import post
+from scripts.local_api import docker, post, replaced_sam_images
 from tests.conftest import REPO
 from tests.integration.conftest import start_local_api, stop_local_api
 
@@ -38,3 +42,33 @@ def test_each_start_answers_every_route_from_the_containers_it_started_and_stops
     finally:
         # And stopping SAM removes every container it started
         stop_local_api(api)
+
+
+def serve_once(project: Path, log_path: Path) -> None:
+    """Start sam local over the project's build, ask every route once, stop it."""
+    api = start_local_api(project, log_path)
+    try:
+        for route, body in BODIES.items():
+            assert post(f"{api.url}/{route}", json.dumps(body)).status == 200
+    finally:
+        stop_local_api(api)
+
+
+def test_preparing_the_emulator_removes_the_images_sam_replaced(emulator_containers, tmp_path):
+    # Given SAM's image of this build's layers, replaced by a start over a build whose layer differs
+    # (as every new `sam build` and the tests' tampered builds do): SAM rebuilds it under the same tag
+    if not docker("images", "--quiet", "samcli/lambda-python"):
+        serve_once(REPO, tmp_path / "start-api.log")
+    project = tmp_path / "project"
+    shutil.copytree(REPO / ".aws-sam", project / ".aws-sam")
+    for name in ("samconfig.toml", "template.yaml"):
+        shutil.copy(REPO / name, project / name)
+    (project / ".aws-sam/build/ModelsLayer/models/note.txt").write_text("a file the first build lacked\n")
+    serve_once(project, tmp_path / "start-api-changed.log")
+    assert replaced_sam_images()
+    # When the emulator is prepared again, as `make setup` does before every serve and test
+    prepared = subprocess.run([REPO / "scripts" / "prepare_emulator.sh"], capture_output=True, text=True, check=True)
+    # Then the replaced image is gone, and SAM's current image is kept
+    assert replaced_sam_images() == set()
+    assert "stale or replaced SAM images removed: " in prepared.stdout
+    assert docker("images", "--quiet", "samcli/lambda-python").split()
