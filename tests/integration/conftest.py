@@ -33,6 +33,14 @@ def emulator_containers() -> Iterator[None]:
     assert not left, f"containers left behind: {sorted(left)}"
 
 
+def copy_of_the_build(destination: Path) -> Path:
+    """A project holding a copy of this one's `sam build` output and SAM settings: what sam local serves."""
+    shutil.copytree(REPO / ".aws-sam", destination / ".aws-sam")
+    for name in ("samconfig.toml", "template.yaml"):
+        shutil.copy(REPO / name, destination / name)
+    return destination
+
+
 def start_local_api(project: Path, log_path: Path) -> LocalApi:
     try:
         return local_api_harness.start_local_api(project, log_path)

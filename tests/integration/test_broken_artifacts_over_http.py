@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from scripts.lambda_events import ENDPOINTS, SAMPLE_ROW, body_for
 from scripts.local_api import post
-from tests.conftest import REPO
-from tests.integration.conftest import start_local_api, stop_local_api
+from tests.integration.conftest import copy_of_the_build, start_local_api, stop_local_api
 
 pytestmark = pytest.mark.integration
 
 
 def test_a_tampered_model_file_stops_every_function_with_one_error_line_each(emulator_containers, tmp_path):
     # Given a copy of the built project whose pytorch.onnx was changed after the build
-    project = tmp_path / "project"
-    shutil.copytree(REPO, project, symlinks=True, ignore=shutil.ignore_patterns(".git", ".venv", "__pycache__"))
+    project = copy_of_the_build(tmp_path / "project")
     with (project / ".aws-sam/build/ModelsLayer/models/pytorch.onnx").open("ab") as onnx_file:
         onnx_file.write(b"\0")
     api = start_local_api(project, tmp_path / "start-api.log")
