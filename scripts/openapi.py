@@ -1,6 +1,6 @@
 """The API's OpenAPI 3.1 document, generated from the code that serves it.
 
-Each route comes from a function's own resolver; what its request may hold (the feature count, the row
+Each route comes from a function's own kyber.api.Api; what its request may hold (the feature count, the row
 limit, the model names) from the endpoint that function built at its init; the statuses from the error
 table of kyber.api; what API Gateway itself checks in front of them (the API key, throttling and
 quota) from template.yaml. Run from the repository root after `sam build`:
