@@ -89,7 +89,7 @@ def container_ids() -> set[str]:
 
 def replaced_sam_images() -> set[str]:
     """Untagged images built on the Lambda base image: those SAM replaced by rebuilding its image of
-    the template's layers, which it does at every start (scripts/prepare_emulator.sh removes them)."""
+    the template's layers when a build changed them (scripts/prepare_emulator.sh removes them)."""
     base = docker("image", "inspect", "--format", "{{.Id}}", LAMBDA_BASE_IMAGE).strip()
     untagged = docker("images", "--quiet", "--no-trunc", "--filter", "dangling=true").split()
     return {image for image in untagged if base in docker("history", "--quiet", "--no-trunc", image)}

@@ -241,34 +241,35 @@ import_rootfs() {
     - "$BASE_IMAGE" >/dev/null
 }
 
+# Removes one image SAM built and counts it; one a container still uses stays. $2 says which kind.
+remove_sam_image() {
+  if docker rmi "$1" >/dev/null; then
+    REMOVED_COUNT=$((REMOVED_COUNT + 1))
+  else
+    log "could not remove $2 $1 (a container still uses it?)"
+  fi
+}
+
 # With pulls skipped, SAM keeps using images it built on an older base.
 remove_stale_derived_images() {
   local base_id img start=$EPOCHREALTIME removed=$REMOVED_COUNT
   base_id=$(image_id "$BASE_IMAGE")
   while read -r img; do
     [[ $(docker history -q --no-trunc "$img") == *"$base_id"* ]] && continue
-    if docker rmi "$img" >/dev/null; then
-      REMOVED_COUNT=$((REMOVED_COUNT + 1))
-    else
-      log "could not remove stale $img (a container still uses it?)"
-    fi
+    remove_sam_image "$img" stale
   done < <(docker images --format '{{.Repository}}:{{.Tag}}' | grep -E "$DERIVED_IMAGES_RE" || true)
   ((REMOVED_COUNT == removed)) || report_time "remove stale SAM images" "$start"
 }
 
-# SAM rebuilds its image of the template's layers at every start, under the same tag: the image it
-# replaced stays behind untagged, about 180 MB a start.
+# SAM rebuilds its image of the template's layers under the same tag whenever a build changes them:
+# the image it replaced stays behind untagged, about 180 MB each.
 remove_replaced_sam_images() {
   local base_id img start=$EPOCHREALTIME removed=$REMOVED_COUNT
   base_id=$(image_id "$BASE_IMAGE")
   [[ -n $base_id ]] || return 0
   while read -r img; do
     [[ $(docker history -q --no-trunc "$img") == *"$base_id"* ]] || continue
-    if docker rmi "$img" >/dev/null; then
-      REMOVED_COUNT=$((REMOVED_COUNT + 1))
-    else
-      log "could not remove replaced $img (a container still uses it?)"
-    fi
+    remove_sam_image "$img" replaced
   done < <(docker images --quiet --no-trunc --filter dangling=true)
   ((REMOVED_COUNT == removed)) || report_time "remove replaced SAM images" "$start"
 }

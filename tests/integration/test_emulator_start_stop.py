@@ -1,6 +1,6 @@
 """sam local start-api with warm containers: the containers started eagerly are the ones that answer,
 and stopping SAM leaves none behind (SAM CLI 1.170.0 lost one in about half of its starts unpatched);
-the images SAM replaces at each start do not pile up."""
+the images SAM replaces when a build changes its layers do not pile up."""
 
 from __future__ import annotations
 
