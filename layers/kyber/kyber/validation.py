@@ -58,7 +58,8 @@ def collection_paused() -> Iterator[None]:
 
 
 def parse_json_body(body: object, *, is_base64_encoded: bool = False) -> Any:
-    """Decode the request body; a body that is not JSON text is a CrystalBatchError."""
+    """Decode the request body; a body that is not JSON text is a CrystalBatchError. Call it within
+    collection_paused, with the checks of what it returns, as Endpoint.classify does."""
     if body is not None and not isinstance(body, str):
         raise CrystalBatchError(f"request body must be JSON text, got {_json_kind(body)} in the event")
     if is_base64_encoded and body:
@@ -71,8 +72,7 @@ def parse_json_body(body: object, *, is_base64_encoded: bool = False) -> Any:
     if not raw.strip():
         raise CrystalBatchError("request body is empty; expected a JSON object")
     try:
-        with collection_paused():
-            return orjson.loads(raw)
+        return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         parse_error = str(exc)
     # orjson refuses NaN, Infinity and numbers that overflow a double outright; the stdlib
@@ -81,13 +81,7 @@ def parse_json_body(body: object, *, is_base64_encoded: bool = False) -> Any:
     if len(raw) > MAX_REREAD_BYTES:
         raise CrystalBatchError(f"request body is not valid JSON: {parse_error}")
     try:
-        with collection_paused():
-            return json.loads(
-                raw,
-                parse_float=_number,
-                parse_int=_number,
-                parse_constant=_non_finite_literal,
-            )
+        return json.loads(raw, parse_float=_number, parse_int=_number, parse_constant=_non_finite_literal)
     except (ValueError, RecursionError):
         raise CrystalBatchError(f"request body is not valid JSON: {parse_error}") from None
 
