@@ -237,10 +237,12 @@ def test_route_the_function_does_not_serve_is_a_json_404(invoke):
     assert answer.body == {"message": "no such route; POST /sklearn, /pytorch or /astromech"}
 
 
-@pytest.mark.parametrize("suffix", ["X", "s", "/v2"])
+@pytest.mark.parametrize("suffix", ["X", "s"])
 def test_a_path_that_only_begins_with_the_route_is_a_404(invoke, suffix):
+    # Given a path that is the route's with more letters after it (/sklearn/v2 is the test above)
     event = proxy_event("sklearn", body_for("sklearn", json.dumps([SAMPLE_ROW])))
     event["path"] += suffix
+    # When it reaches the handler, then no route answers it
     assert invoke("sklearn", event).status == HTTPStatus.NOT_FOUND
 
 
