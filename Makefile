@@ -30,24 +30,24 @@ export AWS_MAX_ATTEMPTS ?= 1
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
 
-# scripts/patch_sam_cli.py fixes two defects of SAM CLI 1.170.0's emulator in this venv (README).
-$(VENV)/.installed: requirements/dev.txt scripts/patch_sam_cli.py
+# scripts/emulator/patch_sam_cli.py fixes two defects of SAM CLI 1.170.0's emulator in this venv (README).
+$(VENV)/.installed: requirements/dev.txt scripts/emulator/patch_sam_cli.py
 	python3 -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --upgrade pip
 	$(PYTHON) -m pip install --quiet -r requirements/dev.txt
-	$(PYTHON) scripts/patch_sam_cli.py
+	$(PYTHON) scripts/emulator/patch_sam_cli.py
 	touch $@
 
 setup: $(VENV)/.installed emulator
 
 emulator:
-	scripts/prepare_emulator.sh
+	scripts/emulator/prepare.sh
 
 build: $(VENV)/.installed
 	sam build
 
 serve: setup build
-	PORT=$(PORT) scripts/serve.sh
+	PORT=$(PORT) scripts/emulator/serve.sh
 
 # Tools that cannot share .venv (their pins clash with SAM CLI's) get a venv each:
 # .venv-<name> from requirements/<name>.txt.
@@ -77,16 +77,16 @@ test: lint setup build
 	$(PYTHON) -m pytest tests
 
 benchmark: setup build
-	$(PYTHON) -m scripts.benchmark --http
+	$(PYTHON) -m scripts.perf.benchmark --http
 
 load: setup build
-	$(PYTHON) -m scripts.load
+	$(PYTHON) -m scripts.perf.load
 
 mutation: .venv-mutation/.installed
-	scripts/mutation.sh $(CURDIR)/.venv-mutation/bin/python
+	scripts/mutation/run.sh $(CURDIR)/.venv-mutation/bin/python
 
 openapi: build
-	$(PYTHON) -m scripts.openapi --write
+	POWERTOOLS_LOG_LEVEL=ERROR $(PYTHON) -m scripts.project exec $(PYTHON) -m scripts.openapi --write
 
 train: $(VENV)/.installed
 	$(PYTHON) layers/models/train_default_models.py --out layers/models/artifacts

@@ -3,8 +3,8 @@
 Each route comes from a function's own kyber.api.Api; what its request may hold (the feature count, the row
 limit, the model names) from the endpoint that function built at its init; the statuses from the error
 table of kyber.api; what API Gateway itself checks in front of them (the API key, throttling and
-quota) from template.yaml. Run from the repository root after `sam build`:
-`python -m scripts.openapi [--write]` prints the document, or writes openapi.json.
+quota) from template.yaml. `make openapi` writes openapi.json after `sam build`; by hand, in the functions'
+environment: `python -m scripts.project exec python -m scripts.openapi [--write]` prints the document, or writes it.
 """
 
 from __future__ import annotations
@@ -14,16 +14,19 @@ import contextlib
 import importlib
 import io
 import json
-import os
-import sys
 from http import HTTPStatus
-from pathlib import Path
+from types import ModuleType
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
+from kyber.api import INTERNAL_ERROR_MESSAGE, STATUS_BY_ERROR
+from kyber.errors import MAX_REPORTED_PROBLEMS
+from kyber.registry import get_registry
+from kyber.service import MODEL_HEADER, MODEL_VERSION_HEADER
+from kyber.settings import get_settings
+from scripts.harness.events import FakeLambdaContext, json_event
+from scripts.project import REPO, resources, routes, template
+
 DOCUMENT = REPO / "openapi.json"
-BUILT_MODELS = REPO / ".aws-sam" / "build" / "ModelsLayer" / "models"
-ROUTES = ("sklearn", "pytorch", "astromech")
 SAMPLE_ROWS = [[0.92, 0.12, 0.31, 0.09], [6.2, 2.9, 4.3, 1.3]]
 # The default models' answer to SAMPLE_ROWS, recorded through sam local start-api: live scores can
 # differ in their last digits between CPUs, and the document must be the same wherever it is generated.
@@ -112,143 +115,127 @@ def error_schema(required: list[str], extra: dict[str, Any] | None = None) -> di
     return {"type": "object", "required": required, "properties": {"message": MESSAGE, **(extra or {})}}
 
 
-def answer(module: Any, route: str, payload: object) -> tuple[int, dict[str, str], Any]:
-    from scripts.lambda_events import FakeLambdaContext, json_event
-
+def answer(module: ModuleType, route: str, payload: object) -> tuple[int, dict[str, str], Any]:
     with contextlib.redirect_stdout(io.StringIO()):  # the handler's own logs and metrics
         response = module.lambda_handler(json_event(route, payload), FakeLambdaContext())
     headers = {name: values[-1] for name, values in response["multiValueHeaders"].items()}
     return response["statusCode"], headers, json.loads(response["body"])
 
 
-def operation(route: str, module: Any) -> dict[str, Any]:
-    """The POST operation of one route, with an example of each answer made by calling its handler."""
-    from kyber.api import STATUS_BY_ERROR
-    from kyber.service import MODEL_HEADER, MODEL_VERSION_HEADER
-
-    endpoint = module.classifier
-    models = list(endpoint.models) if endpoint.chosen_by_request else None
-    labels = list(next(iter(endpoint.models.values())).labels)
-    chosen = {"model": models[-1]} if models else {}
-    valid = {**chosen, "crystalData": SAMPLE_ROWS}
+def recorded_model(module: ModuleType, route: str, valid: dict[str, Any]) -> str:
+    """The model that answers the valid example, once its live answer is checked against the recorded one."""
     status, headers, body = answer(module, route, valid)
-    model = headers[MODEL_HEADER]
-    recorded = RECORDED_ANSWER[model]
+    recorded = RECORDED_ANSWER[headers[MODEL_HEADER]]
     close = all(
         abs(live[label] - kept[label]) <= 1e-6
         for live, kept in zip(body["scores"], recorded["scores"], strict=True)
-        for label in labels
+        for label in kept
     )
     if status != HTTPStatus.OK or body["prediction"] != recorded["prediction"] or not close:
         raise RuntimeError(f"/{route} no longer answers the recorded example: {status} {body}")
-    examples: dict[int, Any] = {
-        HTTPStatus.UNPROCESSABLE_ENTITY: answer(module, route, {**chosen, "crystalData": [[5.1, "3.5", 1.4]]})[2],
-        HTTPStatus.REQUEST_ENTITY_TOO_LARGE: answer(
-            module, route, {**chosen, "crystalData": [SAMPLE_ROWS[0]] * (endpoint.max_rows + 1)}
-        )[2],
-    }
-    responses: dict[str, Any] = {
-        "200": {
-            "description": "Every row's most probable colour and every colour's score.",
-            "headers": {
-                MODEL_HEADER: {"description": "The model that scored the rows.", "schema": {"type": "string"}},
-                MODEL_VERSION_HEADER: {
-                    "description": "The first 12 hex digits of the served ONNX file's SHA-256.",
-                    "schema": {"type": "string", "pattern": "^[0-9a-f]{12}$"},
-                },
+    return headers[MODEL_HEADER]
+
+
+def ok_response(labels: list[str], model: str) -> dict[str, Any]:
+    return {
+        "description": "Every row's most probable colour and every colour's score.",
+        "headers": {
+            MODEL_HEADER: {"description": "The model that scored the rows.", "schema": {"type": "string"}},
+            MODEL_VERSION_HEADER: {
+                "description": "The first 12 hex digits of the served ONNX file's SHA-256.",
+                "schema": {"type": "string", "pattern": "^[0-9a-f]{12}$"},
             },
-            "content": {"application/json": {"schema": prediction_schema(labels), "example": RECORDED_ANSWER[model]}},
         },
+        "content": {"application/json": {"schema": prediction_schema(labels), "example": RECORDED_ANSWER[model]}},
     }
-    if models:
+
+
+def error_examples(module: ModuleType, route: str, chosen: dict[str, str]) -> dict[HTTPStatus, Any]:
+    """An answer of the handler for each status the error table gives that this route can answer."""
+    too_many = [SAMPLE_ROWS[0]] * (module.classifier.max_rows + 1)
+    examples = {
+        HTTPStatus.UNPROCESSABLE_ENTITY: answer(module, route, {**chosen, "crystalData": [[5.1, "3.5", 1.4]]})[2],
+        HTTPStatus.REQUEST_ENTITY_TOO_LARGE: answer(module, route, {**chosen, "crystalData": too_many})[2],
+    }
+    if chosen:
         examples[HTTPStatus.BAD_REQUEST] = answer(module, route, {"model": "tensorflow", "crystalData": SAMPLE_ROWS})[2]
+    return examples
+
+
+def error_responses(examples: dict[HTTPStatus, Any]) -> dict[str, Any]:
     described = {
         HTTPStatus.BAD_REQUEST: ("The model is missing, not a string or unknown; it is checked before the data.", []),
         HTTPStatus.UNPROCESSABLE_ENTITY: (
             "The body is not a JSON object of crystalData rows of finite numbers, or holds rows the model "
-            "cannot score; errors lists at most 10 problems and errorCount counts them all.",
+            f"cannot score; errors lists at most {MAX_REPORTED_PROBLEMS} problems and errorCount counts them all.",
             ["errors", "errorCount"],
         ),
         HTTPStatus.REQUEST_ENTITY_TOO_LARGE: ("More rows than the limit, given as limit.", ["limit"]),
     }
     extras = {
-        "errors": {"type": "array", "items": PROBLEM, "maxItems": 10},
+        "errors": {"type": "array", "items": PROBLEM, "maxItems": MAX_REPORTED_PROBLEMS},
         "errorCount": {"type": "integer", "minimum": 1},
         "limit": {"type": "integer", "minimum": 1},
     }
-    for status_code in sorted(set(STATUS_BY_ERROR.values())):
-        if status_code == HTTPStatus.BAD_REQUEST and not models:
-            continue
-        description, fields = described[status_code]
-        required = ["message", *(["limit"] if status_code == HTTPStatus.REQUEST_ENTITY_TOO_LARGE else [])]
+    responses = {}
+    for status in sorted(set(STATUS_BY_ERROR.values()) & set(examples)):
+        description, fields = described[status]
+        required = ["message", *(["limit"] if status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE else [])]
         schema = error_schema(required, {field: extras[field] for field in fields})
-        content = {"schema": schema, "example": examples[status_code]}
-        responses[str(int(status_code))] = {"description": description, "content": {"application/json": content}}
-    responses["500"] = {
+        content = {"schema": schema, "example": examples[status]}
+        responses[str(int(status))] = {"description": description, "content": {"application/json": content}}
+    return responses
+
+
+def server_error_response() -> dict[str, Any]:
+    schema = error_schema(["message", "requestId"], {"requestId": {"type": "string"}})
+    example = {"message": INTERNAL_ERROR_MESSAGE, "requestId": "c0ffee00-request-id"}
+    return {
         "description": "The model failed; quote requestId when reporting it. Details are only in the logs.",
-        "content": {
-            "application/json": {
-                "schema": error_schema(["message", "requestId"], {"requestId": {"type": "string"}}),
-                "example": {
-                    "message": "internal error while predicting; quote the requestId when reporting it",
-                    "requestId": "c0ffee00-request-id",
-                },
-            }
-        },
+        "content": {"application/json": {"schema": schema, "example": example}},
     }
+
+
+def gateway_responses() -> dict[str, Any]:
+    responses = {}
+    for status, (description, example) in GATEWAY_ANSWERS.items():
+        content = {"application/json": {"schema": error_schema(["message"]), "example": example}}
+        responses[status] = {"description": description, "content": content}
+    return responses
+
+
+def operation(route: str, module: ModuleType) -> dict[str, Any]:
+    """The POST operation of one route, with an example of each answer made by calling its handler."""
+    classifier = module.classifier
+    models = list(classifier.models) if classifier.chosen_by_request else None
+    labels = list(next(iter(classifier.models.values())).labels)
+    chosen = {"model": models[-1]} if models else {}
+    valid = {**chosen, "crystalData": SAMPLE_ROWS}
+    request = request_schema(classifier.feature_count, classifier.max_rows, models)
     return {
         "operationId": f"classify_{route}",
         "summary": (module.__doc__ or "").strip().splitlines()[0],
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {
-                    "schema": request_schema(endpoint.feature_count, endpoint.max_rows, models),
-                    "example": valid,
-                }
-            },
+        "requestBody": {"required": True, "content": {"application/json": {"schema": request, "example": valid}}},
+        "responses": {
+            "200": ok_response(labels, recorded_model(module, route, valid)),
+            **error_responses(error_examples(module, route, chosen)),
+            "500": server_error_response(),
+            **gateway_responses(),
         },
-        "responses": responses,
     }
 
 
 def gateway() -> dict[str, Any]:
     """The API resource of template.yaml, as SAM reads it."""
-    from samcli.yamlhelper import yaml_parse
-
-    template = yaml_parse((REPO / "template.yaml").read_text())
-    (api,) = (r for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::Api")
-    return {"stage": api["Properties"]["StageName"], "key_parameter": template["Parameters"]["ApiKeyRequired"]}
+    (api,) = resources("AWS::Serverless::Api").values()
+    return {"stage": api["Properties"]["StageName"], "key_parameter": template()["Parameters"]["ApiKeyRequired"]}
 
 
-def document() -> dict[str, Any]:
-    """The document for the service as the current environment configures it (KYBER_* variables)."""
-    from kyber.registry import get_registry
-    from kyber.settings import get_settings
-
-    get_settings.cache_clear()
-    get_registry.cache_clear()
-    paths: dict[str, Any] = {}
-    for route in ROUTES:
-        # A fresh init, as a cold start makes it under the current settings.
-        module = importlib.reload(importlib.import_module(f"functions.{route}.app"))
-        for path in module.app.routes:
-            paths.setdefault(path, {})["post"] = operation(route, module)
-    for path_item in paths.values():
-        for answers in path_item.values():
-            for status_code, (description, example) in GATEWAY_ANSWERS.items():
-                content = {"application/json": {"schema": error_schema(["message"]), "example": example}}
-                answers["responses"][status_code] = {"description": description, "content": content}
+def servers_and_security() -> dict[str, Any]:
+    """Where the API is served, and the API key API Gateway asks for when deployed (template.yaml)."""
     api = gateway()
+    key_default = api["key_parameter"]["Default"]
     return {
-        "openapi": "3.1.0",
-        "info": {
-            "title": "Kyber crystal classifier",
-            "version": "1.0.0",
-            "description": "Gonk droids POST crystal measurements; the service answers with each sample's most "
-            "probable crystal colour and every colour's score. Any other method on these paths is answered "
-            "405, with Allow: POST.",
-        },
         "servers": [
             {"url": "http://127.0.0.1:3000", "description": "sam local start-api (no API key needed)"},
             {
@@ -264,14 +251,32 @@ def document() -> dict[str, Any]:
                     "in": "header",
                     "name": "x-api-key",
                     "description": "The stack's API key (its KyberApiKeyId output). The deployed API requires it "
-                    f"unless deployed with ApiKeyRequired=false (default {api['key_parameter']['Default']}); "
-                    "sam local does not check it.",
+                    f"unless deployed with ApiKeyRequired=false (default {key_default}); sam local does not check it.",
                 }
             }
         },
-        "security": [{"api_key": []}] if api["key_parameter"]["Default"] == "true" else [],
-        "paths": paths,
+        "security": [{"api_key": []}] if key_default == "true" else [],
     }
+
+
+def document() -> dict[str, Any]:
+    """The document for the service as the current environment configures it (KYBER_* variables)."""
+    get_settings.cache_clear()
+    get_registry.cache_clear()
+    paths: dict[str, Any] = {}
+    for route in routes():
+        # A fresh init, as a cold start makes it under the current settings.
+        module = importlib.reload(importlib.import_module(f"functions.{route}.app"))
+        for path in module.app.routes:
+            paths.setdefault(path, {})["post"] = operation(route, module)
+    info = {
+        "title": "Kyber crystal classifier",
+        "version": "1.0.0",
+        "description": "Gonk droids POST crystal measurements; the service answers with each sample's most "
+        "probable crystal colour and every colour's score. Any other method on these paths is answered "
+        "405, with Allow: POST.",
+    }
+    return {"openapi": "3.1.0", "info": info, **servers_and_security(), "paths": paths}
 
 
 def text() -> str:
@@ -282,11 +287,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help=f"write {DOCUMENT.name} instead of printing it")
     options = parser.parse_args()
-    os.environ.setdefault("KYBER_MODELS_DIR", str(BUILT_MODELS))
-    os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "kyber-classifier")
-    os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "KyberClassifier")
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
-    sys.path[:0] = [str(REPO / "layers" / "kyber"), str(REPO / "layers" / "models"), str(REPO)]
     if options.write:
         DOCUMENT.write_text(text())
         print(f"wrote {DOCUMENT}")

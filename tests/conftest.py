@@ -14,32 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from scripts.lambda_events import FakeLambdaContext
+from scripts.harness.events import FakeLambdaContext
+from tests.support.fakes import BUCKET, PREFIX
+from tests.support.service import DEFAULT_ARTIFACTS, DEPLOYED_SIZES, TEST_ENVIRONMENT, configure_service
 
 if TYPE_CHECKING:
     from kyber.manifest import Manifest
-
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_ARTIFACTS = REPO / "layers" / "models" / "artifacts"
-REFERENCE_MODELS = REPO.parent / "shared" / "reference-models"
-DEFAULT_LABELS = ["blue", "green", "yellow"]
-# How close the service's scores must be to the native model's: the scikit-learn model is exported
-# in double precision, the PyTorch one computes in single precision.
-NATIVE_TOLERANCE = {"sklearn": 1e-12, "pytorch": 1e-6}
-
-TEST_ENVIRONMENT = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "eu-west-1",
-    "POWERTOOLS_SERVICE_NAME": "kyber-classifier",
-    "POWERTOOLS_METRICS_NAMESPACE": "KyberClassifier",
-    "POWERTOOLS_LOG_LEVEL": "INFO",
-}
-
-
-# Filled by tests/unit/test_deployed_size.py, printed at the end of the run.
-DEPLOYED_SIZES: dict[str, str] = {}
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -94,27 +74,6 @@ def s3() -> Iterator[Any]:
         yield boto3.client("s3", region_name=TEST_ENVIRONMENT["AWS_DEFAULT_REGION"])
 
 
-class SteppingClock:
-    """time.perf_counter for a test: each call moves the clock on by the next step, in seconds."""
-
-    def __init__(self, *steps: float) -> None:
-        self.now = 100.0
-        self.steps = iter(steps)
-
-    def __call__(self) -> float:
-        self.now += next(self.steps, 0.0)
-        return self.now
-
-
-BUCKET = "kyber-models"
-PREFIX = "releases/2026-11-26/"
-
-
-def upload(s3: Any, folder: Path, prefix: str = PREFIX) -> None:
-    for path in folder.iterdir():
-        s3.upload_file(str(path), BUCKET, prefix + path.name)
-
-
 @pytest.fixture
 def model_bucket(s3: Any, models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     """A bucket for a built models folder, and the service pointed at it instead of the layer."""
@@ -126,31 +85,6 @@ def model_bucket(s3: Any, models_dir: Path, tmp_path: Path, monkeypatch: pytest.
         KYBER_MODELS_DIR=str(tmp_path / "no-models-layer"),
     )
     return s3
-
-
-def rendered_row_by_row(labels: tuple[str, ...], scores: Any) -> bytes:
-    """The 200 body as the service first wrote it, one dict per row serialised by orjson: what its
-    answers, now assembled from the scores array as a whole, must equal byte for byte."""
-    import orjson
-
-    return orjson.dumps(
-        {
-            "prediction": [labels[index] for index in scores.argmax(axis=1)],
-            "scores": [dict(zip(labels, row, strict=True)) for row in scores.tolist()],
-        }
-    )
-
-
-def configure_service(monkeypatch: pytest.MonkeyPatch, **variables: str) -> None:
-    """Set the service's environment variables and forget the settings and models read before,
-    as a new execution environment would."""
-    from kyber.registry import get_registry
-    from kyber.settings import get_settings
-
-    for name, value in variables.items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    get_registry.cache_clear()
 
 
 @pytest.fixture
@@ -169,12 +103,12 @@ def handler_module(models_dir: Path) -> Callable[[str], ModuleType]:
     """A handler module as a cold start leaves it: imported (or re-imported) with fresh caches."""
     import importlib
 
-    def cold_start(endpoint: str) -> ModuleType:
+    def cold_start(route: str) -> ModuleType:
         # Powertools attaches its JSON log handler once per process, to the stdout of that moment;
         # point it at this test's stdout so that capfd sees the init's logs too.
         for log_handler in logging.getLogger(TEST_ENVIRONMENT["POWERTOOLS_SERVICE_NAME"]).handlers:
             log_handler.stream = sys.stdout  # type: ignore[attr-defined]
-        module = f"functions.{endpoint}.app"
+        module = f"functions.{route}.app"
         if module in sys.modules:
             return importlib.reload(sys.modules[module])
         return importlib.import_module(module)
@@ -194,13 +128,13 @@ class Answer:
 def invoke(
     handler_module: Callable[[str], ModuleType], lambda_context: FakeLambdaContext
 ) -> Callable[[str, dict[str, Any]], Answer]:
-    """Call the endpoint's lambda_handler in-process with an API Gateway event."""
+    """Call the route's lambda_handler in-process with an API Gateway event."""
     loaded: dict[str, ModuleType] = {}
 
-    def call(endpoint: str, event: dict[str, Any]) -> Answer:
-        if endpoint not in loaded:
-            loaded[endpoint] = handler_module(endpoint)
-        response = loaded[endpoint].lambda_handler(event, lambda_context)
+    def call(route: str, event: dict[str, Any]) -> Answer:
+        if route not in loaded:
+            loaded[route] = handler_module(route)
+        response = loaded[route].lambda_handler(event, lambda_context)
         # Every answer is JSON text, which API Gateway passes on as it is only when this is false.
         assert response["isBase64Encoded"] is False
         return Answer(

@@ -2,10 +2,10 @@
 
 from kyber.api import Api, ProxyEvent, lambda_handler_for
 from kyber.responses import JsonResponse
-from kyber.service import endpoint
+from kyber.service import load_classifier
 
 app = Api()
-classifier = endpoint()
+classifier = load_classifier()
 
 
 @app.post("/astromech")

@@ -9,15 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from scripts import local_api as local_api_harness
-from scripts.local_api import LocalApi, LocalApiError, container_ids
-from tests.conftest import REPO, configure_service
+from scripts.harness import local_api as local_api_harness
+from scripts.harness.local_api import LocalApi, LocalApiError, container_ids
+from scripts.project import REPO, built_models
+from tests.support.service import configure_service
 
 
 @pytest.fixture
 def models_dir(monkeypatch: pytest.MonkeyPatch) -> Path:
     """In-process handlers here use the models `sam build` produced, as the emulator does."""
-    built = REPO / ".aws-sam" / "build" / "ModelsLayer" / "models"
+    built = built_models()
     configure_service(monkeypatch, KYBER_MODELS_DIR=str(built))
     return built
 
@@ -26,7 +27,7 @@ def models_dir(monkeypatch: pytest.MonkeyPatch) -> Path:
 def emulator_containers() -> Iterator[None]:
     """Fails the run if the emulator leaves containers behind."""
     if shutil.which("docker") is None:
-        pytest.fail("docker is not installed: run `make setup` (scripts/prepare_emulator.sh)")
+        pytest.fail("docker is not installed: run `make setup` (scripts/emulator/prepare.sh)")
     before = container_ids()
     yield
     left = container_ids() - before

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from tests.conftest import REPO
+from scripts.project import REPO
 
 pytestmark = pytest.mark.integration
 

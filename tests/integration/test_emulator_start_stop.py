@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from scripts.local_api import docker, post, replaced_sam_images
-from tests.conftest import REPO
+from scripts.harness.local_api import EMULATOR, docker, post, replaced_sam_images
+from scripts.project import REPO, built_models
 from tests.integration.conftest import copy_of_the_build, start_local_api, stop_local_api
 
 pytestmark = pytest.mark.integration
@@ -62,13 +62,13 @@ def test_preparing_the_emulator_removes_the_images_sam_replaced(emulator_contain
     # Given an image SAM built for a build whose layer differs from this one's, then replaced with
     # this build's under the same tag (as every `sam build` that changes the layers makes it do)
     project = copy_of_the_build(tmp_path / "project")
-    (project / ".aws-sam/build/ModelsLayer/models/note.txt").write_text("a file the other build lacks\n")
+    (built_models(project) / "note.txt").write_text("a file the other build lacks\n")
     serve_once(project, tmp_path / "start-api-changed.log")
     changed_build_image = sam_image()
     serve_once(REPO, tmp_path / "start-api.log")
     assert changed_build_image in replaced_sam_images()
     # When the emulator is prepared again, as `make setup` does before every serve and test
-    prepared = subprocess.run([REPO / "scripts" / "prepare_emulator.sh"], capture_output=True, text=True, check=True)
+    prepared = subprocess.run([EMULATOR / "prepare.sh"], capture_output=True, text=True, check=True)
     # Then the replaced image is gone (one a running container uses would stay), and SAM's current one is kept
     assert changed_build_image not in replaced_sam_images()
     assert "stale or replaced SAM images removed: " in prepared.stdout

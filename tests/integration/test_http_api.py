@@ -8,9 +8,9 @@ from http import HTTPStatus
 
 import pytest
 
-from scripts.lambda_events import ENDPOINTS, EXPECTED_STATUS, SAMPLE_ROW, body_for, endpoint_of, load_event
-from scripts.local_api import post, send
-from tests.conftest import REPO
+from scripts.harness.events import EXPECTED_STATUS, SAMPLE_ROW, body_for, load_event, route_of
+from scripts.harness.local_api import post, send
+from scripts.project import built_models, routes
 
 pytestmark = pytest.mark.integration
 
@@ -19,31 +19,31 @@ pytestmark = pytest.mark.integration
 def test_http_answer_equals_the_in_process_answer(api_url, invoke, name):
     # Given a sample event, and what its handler answers in-process on the built models
     event = load_event(name)
-    endpoint = endpoint_of(name)
-    expected = invoke(endpoint, event)
+    route = route_of(name)
+    expected = invoke(route, event)
     # When the same body is POSTed over HTTP
-    answer = post(f"{api_url}/{endpoint}", event["body"])
+    answer = post(f"{api_url}/{route}", event["body"])
     # Then status and JSON body are the same
     assert answer.status == expected.status == EXPECTED_STATUS[name]
     assert answer.content_type == "application/json"
     assert answer.body == expected.body
 
 
-@pytest.mark.parametrize("endpoint", ENDPOINTS)
+@pytest.mark.parametrize("route", routes())
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH"])
-def test_another_method_is_a_405_allowing_post(api_url, endpoint, method):
-    answer = send(method, f"{api_url}/{endpoint}", body_for(endpoint, json.dumps([SAMPLE_ROW]), model="pytorch"))
+def test_another_method_is_a_405_allowing_post(api_url, route, method):
+    answer = send(method, f"{api_url}/{route}", body_for(route, json.dumps([SAMPLE_ROW]), model="pytorch"))
     assert answer.status == HTTPStatus.METHOD_NOT_ALLOWED
     assert answer.headers["Allow"] == "POST"
-    assert answer.body == {"message": f"{method} is not allowed on /{endpoint}; use POST"}
+    assert answer.body == {"message": f"{method} is not allowed on /{route}; use POST"}
 
 
-@pytest.mark.parametrize("endpoint", ENDPOINTS)
-def test_single_and_batch_over_http(api_url, endpoint):
-    single = post(f"{api_url}/{endpoint}", body_for(endpoint, "[[0.92, 0.12, 0.31, 0.09]]", model="pytorch"))
+@pytest.mark.parametrize("route", routes())
+def test_single_and_batch_over_http(api_url, route):
+    single = post(f"{api_url}/{route}", body_for(route, "[[0.92, 0.12, 0.31, 0.09]]", model="pytorch"))
     batch = post(
-        f"{api_url}/{endpoint}",
-        body_for(endpoint, json.dumps([SAMPLE_ROW, [6.2, 2.9, 4.3, 1.3]] * 50), model="pytorch"),
+        f"{api_url}/{route}",
+        body_for(route, json.dumps([SAMPLE_ROW, [6.2, 2.9, 4.3, 1.3]] * 50), model="pytorch"),
     )
     assert single.status == batch.status == HTTPStatus.OK
     assert len(single.body["prediction"]) == 1
@@ -73,12 +73,12 @@ UNPROCESSABLE = {
 }
 
 
-@pytest.mark.parametrize("endpoint", ENDPOINTS)
+@pytest.mark.parametrize("route", routes())
 @pytest.mark.parametrize("body", UNPROCESSABLE.values(), ids=UNPROCESSABLE.keys())
-def test_every_data_anomaly_is_422_over_http(api_url, endpoint, body):
-    if endpoint == "astromech" and body.startswith("{"):
+def test_every_data_anomaly_is_422_over_http(api_url, route, body):
+    if route == "astromech" and body.startswith("{"):
         body = '{"model": "sklearn", ' + body[1:] if body != "{}" else '{"model": "sklearn"}'
-    answer = post(f"{api_url}/{endpoint}", body)
+    answer = post(f"{api_url}/{route}", body)
     assert answer.status == HTTPStatus.UNPROCESSABLE_ENTITY
     assert answer.content_type == "application/json"
     assert answer.body["message"]
@@ -93,9 +93,9 @@ def test_bad_model_is_400_before_any_data_check(api_url, model, crystal_data):
     assert answer.body["message"]
 
 
-@pytest.mark.parametrize("endpoint", ENDPOINTS)
-def test_too_many_rows_is_413_over_http(api_url, endpoint):
-    answer = post(f"{api_url}/{endpoint}", body_for(endpoint, json.dumps([SAMPLE_ROW] * 10_001), model="pytorch"))
+@pytest.mark.parametrize("route", routes())
+def test_too_many_rows_is_413_over_http(api_url, route):
+    answer = post(f"{api_url}/{route}", body_for(route, json.dumps([SAMPLE_ROW] * 10_001), model="pytorch"))
     assert answer.status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
     assert answer.body == {
         "message": "crystalData has 10001 rows; the limit is 10000 rows per request",
@@ -106,16 +106,16 @@ def test_too_many_rows_is_413_over_http(api_url, endpoint):
 def test_models_load_once_per_container_and_stay_cached(api_url, local_api):
     if local_api is None:
         pytest.skip("API_URL names an API whose logs this test cannot read")
-    # Given many requests to every endpoint and both of /astromech's models
+    # Given many requests to every route and both of /astromech's models
     for _ in range(15):
-        for endpoint, model in [
+        for route, model in [
             ("sklearn", None),
             ("pytorch", None),
             ("astromech", "sklearn"),
             ("astromech", "pytorch"),
         ]:
             payload = {"crystalData": [SAMPLE_ROW]} | ({"model": model} if model else {})
-            answer = post(f"{api_url}/{endpoint}", json.dumps(payload))
+            answer = post(f"{api_url}/{route}", json.dumps(payload))
             assert answer.status == HTTPStatus.OK
     # Then each function loaded each of its models once, and reported one cold start
     logs = local_api.json_logs()
@@ -130,13 +130,11 @@ def test_models_load_once_per_container_and_stay_cached(api_url, local_api):
     assert warm["AstromechFunction"] >= 29, warm
 
 
-@pytest.mark.parametrize(
-    ("endpoint", "model"), [("sklearn", "sklearn"), ("pytorch", "pytorch"), ("astromech", "pytorch")]
-)
-def test_each_answer_over_http_names_the_model_and_its_build(api_url, endpoint, model):
-    answer = post(f"{api_url}/{endpoint}", body_for(endpoint, json.dumps([SAMPLE_ROW]), model=model))
+@pytest.mark.parametrize(("route", "model"), [("sklearn", "sklearn"), ("pytorch", "pytorch"), ("astromech", "pytorch")])
+def test_each_answer_over_http_names_the_model_and_its_build(api_url, route, model):
+    answer = post(f"{api_url}/{route}", body_for(route, json.dumps([SAMPLE_ROW]), model=model))
     assert answer.status == HTTPStatus.OK
     assert answer.headers["X-Kyber-Model"] == model
     # the build this API serves: the project's own `sam build`, for sam local and for a stack deployed from it
-    built = json.loads((REPO / ".aws-sam/build/ModelsLayer/models/manifest.json").read_text())
+    built = json.loads((built_models() / "manifest.json").read_text())
     assert answer.headers["X-Kyber-Model-Version"] == built["models"][model]["sha256"][:12]

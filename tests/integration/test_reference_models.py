@@ -10,9 +10,10 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from scripts.local_api import LocalApi, post, sam_environment
-from tests.conftest import NATIVE_TOLERANCE, REFERENCE_MODELS, REPO
+from scripts.harness.local_api import LocalApi, post, sam_environment
+from scripts.project import REPO, built_models
 from tests.integration.conftest import start_local_api, stop_local_api
+from tests.support.service import NATIVE_TOLERANCE, REFERENCE_MODELS
 
 pytestmark = [
     pytest.mark.integration,
@@ -44,12 +45,12 @@ def expected() -> dict:
 
 
 @pytest.mark.parametrize("model", ["sklearn", "pytorch"])
-@pytest.mark.parametrize("endpoint", ["model's own", "astromech"])
-def test_swapped_in_models_answer_the_expected_scores(swapped_api, expected, model, endpoint):
+@pytest.mark.parametrize("route", ["model's own", "astromech"])
+def test_swapped_in_models_answer_the_expected_scores(swapped_api, expected, model, route):
     payload = {"crystalData": expected["input"]}
-    if endpoint == "astromech":
+    if route == "astromech":
         payload["model"] = model
-    answer = post(f"{swapped_api.url}/{model if endpoint != 'astromech' else 'astromech'}", json.dumps(payload))
+    answer = post(f"{swapped_api.url}/{model if route != 'astromech' else 'astromech'}", json.dumps(payload))
     assert answer.status == 200
     labels = list(expected[model][0])
     got = np.array([[row[label] for label in labels] for row in answer.body["scores"]])
@@ -59,7 +60,7 @@ def test_swapped_in_models_answer_the_expected_scores(swapped_api, expected, mod
 
 
 def test_swapped_build_carries_the_delivered_files_hashes(swapped_api):
-    manifest = json.loads((swapped_api.project / ".aws-sam/build/ModelsLayer/models/manifest.json").read_text())
+    manifest = json.loads((built_models(swapped_api.project) / "manifest.json").read_text())
     sources = {entry["source"]["file"]: entry["source"]["sha256"] for entry in manifest["models"].values()}
     assert sources == {
         "sklearn.model": "ed9114685371304de4e3e063e9ce172519fb2c7ede531098633d769c0131afb2",

@@ -7,9 +7,9 @@ import subprocess
 
 import pytest
 
-from scripts.lambda_events import EXPECTED_STATUS, endpoint_of
-from scripts.local_api import sam_environment
-from tests.conftest import REPO
+from scripts.harness.events import EXPECTED_STATUS, route_of
+from scripts.harness.local_api import sam_environment
+from scripts.project import REPO
 
 pytestmark = pytest.mark.integration
 
@@ -24,7 +24,7 @@ def test_sam_local_invoke_gives_the_events_status(emulator_containers, name):
             "sam",
             "local",
             "invoke",
-            FUNCTION_OF[endpoint_of(name)],
+            FUNCTION_OF[route_of(name)],
             "--event",
             f"events/{name}",
             "--skip-pull-image",

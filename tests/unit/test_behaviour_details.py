@@ -19,8 +19,8 @@ from kyber.errors import CrystalBatchError, ModelArtifactError, ModelFailureErro
 from kyber.labels import LabelsFileError, parse_labels
 from kyber.registry import ModelRegistry
 from kyber.settings import DEFAULT_MAX_ROWS, Settings, SettingsError
-from scripts.lambda_events import load_event, proxy_event
-from tests.conftest import SteppingClock
+from scripts.harness.events import load_event, proxy_event
+from tests.support.fakes import SteppingClock
 
 
 class NonFiniteRows:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from scripts.lambda_events import ENDPOINTS
-from tests.conftest import configure_service
+from scripts.project import routes
+from tests.support.service import configure_service
 
 
 def append_a_byte(models: Path) -> None:
@@ -49,10 +49,10 @@ FAULTS: dict[str, tuple[Callable[[Path], None], str]] = {
 }
 
 
-@pytest.mark.parametrize("endpoint", ENDPOINTS)
+@pytest.mark.parametrize("route", routes())
 @pytest.mark.parametrize(("fault", "reason"), FAULTS.values(), ids=FAULTS.keys())
 def test_a_broken_artifact_stops_the_init_with_one_error_line_naming_it(
-    built_models, tmp_path, monkeypatch, handler_module, capfd, endpoint, fault, reason
+    built_models, tmp_path, monkeypatch, handler_module, capfd, route, fault, reason
 ):
     # Given the built models with one fault
     broken = tmp_path / "models"
@@ -62,7 +62,7 @@ def test_a_broken_artifact_stops_the_init_with_one_error_line_naming_it(
     capfd.readouterr()
     # When the function starts cold, then it stops before it can answer
     with pytest.raises(SystemExit) as stopped:
-        handler_module(endpoint)
+        handler_module(route)
     assert stopped.value.code == 1
     # And its log has exactly one ERROR line, which says what is wrong with which file
     records = [json.loads(line) for line in capfd.readouterr().out.splitlines() if line.startswith("{")]

@@ -12,15 +12,15 @@ import pytest
 
 from build_models_layer import build_models_layer
 from kyber.manifest import sha256_of
-from scripts.lambda_events import json_event, load_event, proxy_event
-from tests.conftest import DEFAULT_ARTIFACTS, DEFAULT_LABELS, NATIVE_TOLERANCE, configure_service
-from tests.native_models import native_probabilities
+from scripts.harness.events import json_event, load_event, proxy_event
+from tests.support.native_models import native_probabilities
+from tests.support.service import DEFAULT_ARTIFACTS, DEFAULT_LABELS, NATIVE_TOLERANCE, configure_service
 
 
 @pytest.mark.parametrize("model", ["sklearn", "pytorch"])
 @pytest.mark.parametrize("size", ["single", "batch"])
-def test_model_endpoint_answers_native_scores(invoke, model, size):
-    # Given a sample event for the model's own endpoint
+def test_model_route_answers_native_scores(invoke, model, size):
+    # Given a sample event for the model's own route
     event = load_event(f"{model}_{size}.json")
     rows = json.loads(event["body"])["crystalData"]
     # When the handler runs
@@ -38,8 +38,8 @@ def test_model_endpoint_answers_native_scores(invoke, model, size):
 
 
 @pytest.mark.parametrize("model", ["sklearn", "pytorch"])
-def test_astromech_answers_as_the_chosen_models_endpoint(invoke, model):
-    # Given the same rows sent to /astromech naming a model, and to that model's endpoint
+def test_astromech_answers_as_the_chosen_models_route(invoke, model):
+    # Given the same rows sent to /astromech naming a model, and to that model's route
     rows = json.loads(load_event("sklearn_batch.json")["body"])["crystalData"]
     # When both are called
     chosen = invoke("astromech", json_event("astromech", {"model": model, "crystalData": rows}))
@@ -49,14 +49,14 @@ def test_astromech_answers_as_the_chosen_models_endpoint(invoke, model):
     assert chosen.body == direct.body
 
 
-@pytest.mark.parametrize("endpoint", ["sklearn", "pytorch", "astromech"])
-def test_rows_keep_request_order(invoke, endpoint):
+@pytest.mark.parametrize("route", ["sklearn", "pytorch", "astromech"])
+def test_rows_keep_request_order(invoke, route):
     # Given a batch whose rows belong to different colours, and the same batch reversed
     rows = json.loads(load_event("sklearn_batch.json")["body"])["crystalData"]
-    extra = {"model": "pytorch"} if endpoint == "astromech" else {}
+    extra = {"model": "pytorch"} if route == "astromech" else {}
     # When both are classified
-    forward = invoke(endpoint, json_event(endpoint, {**extra, "crystalData": rows}))
-    backward = invoke(endpoint, json_event(endpoint, {**extra, "crystalData": rows[::-1]}))
+    forward = invoke(route, json_event(route, {**extra, "crystalData": rows}))
+    backward = invoke(route, json_event(route, {**extra, "crystalData": rows[::-1]}))
     # Then the answers are the same, reversed
     assert len(set(forward.body["prediction"])) > 1
     assert backward.body["prediction"] == forward.body["prediction"][::-1]
@@ -116,7 +116,7 @@ def test_each_answer_is_logged_with_its_model_rows_and_the_models_own_time(invok
 
 
 @pytest.mark.parametrize(
-    ("endpoint", "event_name", "model"),
+    ("route", "event_name", "model"),
     [
         ("sklearn", "sklearn_single.json", "sklearn"),
         ("pytorch", "pytorch_batch.json", "pytorch"),
@@ -124,8 +124,8 @@ def test_each_answer_is_logged_with_its_model_rows_and_the_models_own_time(invok
         ("astromech", "astromech_pytorch_batch.json", "pytorch"),
     ],
 )
-def test_each_answer_names_the_model_and_its_build(invoke, built_models, endpoint, event_name, model):
-    answer = invoke(endpoint, load_event(event_name))
+def test_each_answer_names_the_model_and_its_build(invoke, built_models, route, event_name, model):
+    answer = invoke(route, load_event(event_name))
     assert answer.status == HTTPStatus.OK
     assert answer.headers["X-Kyber-Model"] == model
     assert answer.headers["X-Kyber-Model-Version"] == sha256_of(built_models / f"{model}.onnx")[:12]

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DEPLOYED_SIZES, REPO
+from scripts.project import REPO
+from tests.support.service import DEPLOYED_SIZES
 
 BUILD_DIR = REPO / ".aws-sam" / "build"
 UNZIPPED_LIMIT = 250 * 1024 * 1024

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.conftest import rendered_row_by_row
+from tests.support.rendering import rendered_row_by_row
 
 REPO = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).with_name("golden_responses.json")

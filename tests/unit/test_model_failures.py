@@ -10,7 +10,7 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from scripts.lambda_events import load_event
+from scripts.harness.events import load_event
 
 SECRET = "onnxruntime exploded at /opt/models/secret-path"
 
@@ -40,14 +40,14 @@ def with_session(handler: ModuleType, model: str, session: object) -> None:
 
 
 @pytest.mark.parametrize("session", [ExplodingSession(), NaNSession(), WrongShapeSession()])
-@pytest.mark.parametrize("endpoint", ["sklearn", "pytorch"])
-def test_failing_model_is_a_generic_500_with_the_request_id(handler_module, lambda_context, capfd, endpoint, session):
-    # Given an endpoint whose model misbehaves
-    handler = handler_module(endpoint)
-    with_session(handler, endpoint, session)
+@pytest.mark.parametrize("route", ["sklearn", "pytorch"])
+def test_failing_model_is_a_generic_500_with_the_request_id(handler_module, lambda_context, capfd, route, session):
+    # Given an route whose model misbehaves
+    handler = handler_module(route)
+    with_session(handler, route, session)
     capfd.readouterr()
     # When a droid asks it
-    response = handler.lambda_handler(load_event(f"{endpoint}_single.json"), lambda_context)
+    response = handler.lambda_handler(load_event(f"{route}_single.json"), lambda_context)
     # Then it gets a generic JSON 500 carrying the request id, and the log has the details
     assert response["statusCode"] == HTTPStatus.INTERNAL_SERVER_ERROR
     body = json.loads(response["body"])
@@ -58,7 +58,7 @@ def test_failing_model_is_a_generic_500_with_the_request_id(handler_module, lamb
     log = capfd.readouterr().out
     assert "request failed" in log
     assert lambda_context.aws_request_id in log
-    assert f"model {endpoint} " in log
+    assert f"model {route} " in log
 
 
 def test_exception_text_stays_in_the_log(handler_module, lambda_context, capfd):

@@ -14,7 +14,7 @@ import pytest
 from kyber.errors import ModelArtifactError
 from kyber.manifest import sha256_of
 from kyber.registry import ModelRegistry
-from scripts.lambda_events import load_event
+from scripts.harness.events import load_event
 
 
 @pytest.fixture
@@ -36,22 +36,22 @@ def model_load_logs(output: str) -> list[dict]:
     return [record for record in records if record.get("message") == "model loaded"]
 
 
-@pytest.mark.parametrize("endpoint", ["sklearn", "pytorch"])
-def test_model_endpoint_loads_its_model_once_at_cold_start(
-    handler_module, lambda_context, sessions_created, capfd, models_dir, endpoint
+@pytest.mark.parametrize("route", ["sklearn", "pytorch"])
+def test_model_route_loads_its_model_once_at_cold_start(
+    handler_module, lambda_context, sessions_created, capfd, models_dir, route
 ):
-    # Given a cold start of the endpoint's execution environment
+    # Given a cold start of the route's execution environment
     capfd.readouterr()
-    handler = handler_module(endpoint)
+    handler = handler_module(route)
     # When it serves two requests
     for _ in range(2):
-        response = handler.lambda_handler(load_event(f"{endpoint}_single.json"), lambda_context)
+        response = handler.lambda_handler(load_event(f"{route}_single.json"), lambda_context)
         assert response["statusCode"] == HTTPStatus.OK
     # Then its model was loaded once, during init, and that load was logged once with hash and time
-    assert sessions_created == Counter({f"{endpoint}.onnx": 1})
+    assert sessions_created == Counter({f"{route}.onnx": 1})
     (load,) = model_load_logs(capfd.readouterr().out)
-    assert load["model"] == endpoint
-    assert load["sha256"] == sha256_of(models_dir / f"{endpoint}.onnx")
+    assert load["model"] == route
+    assert load["sha256"] == sha256_of(models_dir / f"{route}.onnx")
     assert load["duration_ms"] > 0
 
 

@@ -17,7 +17,8 @@ import build_models_layer
 import kyber
 from kyber.api import status_of
 from kyber.errors import BatchTooLargeError, CrystalBatchError, ModelChoiceError, ServiceError
-from tests.conftest import REPO, TEST_ENVIRONMENT
+from scripts.project import REPO
+from tests.support.service import TEST_ENVIRONMENT
 
 # Where the layer's package and the models build are imported from (the repository, or a copy of it).
 KYBER_ROOT = Path(kyber.__file__).resolve().parent.parent
@@ -91,12 +92,10 @@ def test_the_models_build_does_not_import_the_serving_code():
     assert not any(name.startswith("aws_lambda_powertools") for name in modules)
 
 
-@pytest.mark.parametrize("endpoint", ["sklearn", "pytorch", "astromech"])
-def test_a_functions_init_imports_no_tracing_sdk_no_aws_sdk_and_no_event_handler(built_models: Path, endpoint: str):
-    modules = imported_by(
-        f"import functions.{endpoint}.app", {**TEST_ENVIRONMENT, "KYBER_MODELS_DIR": str(built_models)}
-    )
-    assert f"functions.{endpoint}.app" in modules
+@pytest.mark.parametrize("route", ["sklearn", "pytorch", "astromech"])
+def test_a_functions_init_imports_no_tracing_sdk_no_aws_sdk_and_no_event_handler(built_models: Path, route: str):
+    modules = imported_by(f"import functions.{route}.app", {**TEST_ENVIRONMENT, "KYBER_MODELS_DIR": str(built_models)})
+    assert f"functions.{route}.app" in modules
     assert "onnxruntime" in modules
     assert not [name for name in modules if name.split(".")[0] in {"aws_xray_sdk", "boto3"}]
     # Routing is kyber.api's: Powertools' event handler took 70-80 ms of the init to import.

@@ -8,8 +8,9 @@ from http import HTTPStatus
 import pytest
 
 from kyber.validation import MAX_REREAD_BYTES
-from scripts.lambda_events import ENDPOINTS, SAMPLE_ROW, body_for, json_event, proxy_event
-from tests.conftest import configure_service
+from scripts.harness.events import SAMPLE_ROW, body_for, json_event, proxy_event
+from scripts.project import routes
+from tests.support.service import configure_service
 
 UNREADABLE_BODIES = {
     "not JSON": "crystalData: lots",
@@ -25,11 +26,11 @@ UNREADABLE_BODIES = {
 }
 
 
-@pytest.mark.parametrize("endpoint", ENDPOINTS)
+@pytest.mark.parametrize("route", routes())
 @pytest.mark.parametrize("body", UNREADABLE_BODIES.values(), ids=UNREADABLE_BODIES.keys())
-def test_body_that_is_not_a_json_object_is_422(invoke, endpoint, body):
+def test_body_that_is_not_a_json_object_is_422(invoke, route, body):
     # When a droid sends a body that is not a JSON object
-    answer = invoke(endpoint, proxy_event(endpoint, body))
+    answer = invoke(route, proxy_event(route, body))
     # Then it is told so, in JSON
     assert answer.status == HTTPStatus.UNPROCESSABLE_ENTITY
     assert answer.body["message"]
@@ -45,27 +46,27 @@ BAD_CRYSTAL_DATA = {
 }
 
 
-@pytest.mark.parametrize("endpoint", ENDPOINTS)
+@pytest.mark.parametrize("route", routes())
 @pytest.mark.parametrize("crystal_data", BAD_CRYSTAL_DATA.values(), ids=BAD_CRYSTAL_DATA.keys())
-def test_crystal_data_that_is_not_a_list_of_rows_is_422(invoke, endpoint, crystal_data):
-    answer = invoke(endpoint, proxy_event(endpoint, body_for(endpoint, crystal_data)))
+def test_crystal_data_that_is_not_a_list_of_rows_is_422(invoke, route, crystal_data):
+    answer = invoke(route, proxy_event(route, body_for(route, crystal_data)))
     assert answer.status == HTTPStatus.UNPROCESSABLE_ENTITY
     assert answer.body["message"].startswith("crystalData ")
     assert set(answer.body) == {"message"}
 
 
-@pytest.mark.parametrize("endpoint", ENDPOINTS)
-def test_flat_list_is_rows_that_are_not_lists(invoke, endpoint):
-    answer = invoke(endpoint, proxy_event(endpoint, body_for(endpoint, "[5.1, 3.5, 1.4, 0.2]")))
+@pytest.mark.parametrize("route", routes())
+def test_flat_list_is_rows_that_are_not_lists(invoke, route):
+    answer = invoke(route, proxy_event(route, body_for(route, "[5.1, 3.5, 1.4, 0.2]")))
     assert answer.status == HTTPStatus.UNPROCESSABLE_ENTITY
     assert answer.body["errorCount"] == 4
     assert answer.body["errors"][3] == {"row": 3, "error": "row must be a list of 4 numbers, got a number"}
 
 
-@pytest.mark.parametrize("endpoint", ENDPOINTS)
-def test_missing_crystal_data_is_422(invoke, endpoint):
-    payload = {"model": "pytorch"} if endpoint == "astromech" else {"crystaldata": [SAMPLE_ROW]}
-    answer = invoke(endpoint, json_event(endpoint, payload))
+@pytest.mark.parametrize("route", routes())
+def test_missing_crystal_data_is_422(invoke, route):
+    payload = {"model": "pytorch"} if route == "astromech" else {"crystaldata": [SAMPLE_ROW]}
+    answer = invoke(route, json_event(route, payload))
     assert answer.status == HTTPStatus.UNPROCESSABLE_ENTITY
     assert answer.body["message"] == "crystalData is required: a list of rows of 4 numbers"
 
@@ -85,10 +86,10 @@ BAD_ROWS = {
 }
 
 
-@pytest.mark.parametrize("endpoint", ENDPOINTS)
+@pytest.mark.parametrize("route", routes())
 @pytest.mark.parametrize(("crystal_data", "row", "error"), BAD_ROWS.values(), ids=BAD_ROWS.keys())
-def test_row_that_is_not_four_values_is_422_naming_the_row(invoke, endpoint, crystal_data, row, error):
-    answer = invoke(endpoint, proxy_event(endpoint, body_for(endpoint, crystal_data)))
+def test_row_that_is_not_four_values_is_422_naming_the_row(invoke, route, crystal_data, row, error):
+    answer = invoke(route, proxy_event(route, body_for(route, crystal_data)))
     assert answer.status == HTTPStatus.UNPROCESSABLE_ENTITY
     assert answer.body["errors"] == [{"row": row, "error": error}]
     assert answer.body["errorCount"] == 1
@@ -110,13 +111,13 @@ BAD_VALUES = {
 }
 
 
-@pytest.mark.parametrize("endpoint", ENDPOINTS)
+@pytest.mark.parametrize("route", routes())
 @pytest.mark.parametrize(("value", "error"), BAD_VALUES.values(), ids=BAD_VALUES.keys())
-def test_value_that_is_not_a_finite_number_is_422_naming_row_and_position(invoke, endpoint, value, error):
+def test_value_that_is_not_a_finite_number_is_422_naming_row_and_position(invoke, route, value, error):
     # Given a good row, then a row whose third value is bad
     crystal_data = f"[[5.1, 3.5, 1.4, 0.2], [6.2, 2.9, {value}, 1.3]]"
     # When it is sent
-    answer = invoke(endpoint, proxy_event(endpoint, body_for(endpoint, crystal_data)))
+    answer = invoke(route, proxy_event(route, body_for(route, crystal_data)))
     # Then the answer names the row, the position and the problem
     assert answer.status == HTTPStatus.UNPROCESSABLE_ENTITY
     assert answer.body == {
@@ -202,9 +203,9 @@ def max_rows(monkeypatch):
     return 5
 
 
-@pytest.mark.parametrize("endpoint", ENDPOINTS)
-def test_more_rows_than_the_limit_is_413_with_the_limit(invoke, endpoint, max_rows):
-    answer = invoke(endpoint, proxy_event(endpoint, body_for(endpoint, json.dumps([SAMPLE_ROW] * (max_rows + 1)))))
+@pytest.mark.parametrize("route", routes())
+def test_more_rows_than_the_limit_is_413_with_the_limit(invoke, route, max_rows):
+    answer = invoke(route, proxy_event(route, body_for(route, json.dumps([SAMPLE_ROW] * (max_rows + 1)))))
     assert answer.status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
     assert answer.body == {
         "message": "crystalData has 6 rows; the limit is 5 rows per request",
@@ -212,9 +213,9 @@ def test_more_rows_than_the_limit_is_413_with_the_limit(invoke, endpoint, max_ro
     }
 
 
-@pytest.mark.parametrize("endpoint", ENDPOINTS)
-def test_exactly_the_limit_is_served(invoke, endpoint, max_rows):
-    answer = invoke(endpoint, proxy_event(endpoint, body_for(endpoint, json.dumps([SAMPLE_ROW] * max_rows))))
+@pytest.mark.parametrize("route", routes())
+def test_exactly_the_limit_is_served(invoke, route, max_rows):
+    answer = invoke(route, proxy_event(route, body_for(route, json.dumps([SAMPLE_ROW] * max_rows))))
     assert answer.status == HTTPStatus.OK
     assert len(answer.body["prediction"]) == max_rows
 
@@ -246,33 +247,33 @@ def test_a_path_that_only_begins_with_the_route_is_a_404(invoke, suffix):
     assert invoke("sklearn", event).status == HTTPStatus.NOT_FOUND
 
 
-@pytest.mark.parametrize("endpoint", ENDPOINTS)
-def test_the_route_answers_with_a_trailing_slash_too(invoke, endpoint):
+@pytest.mark.parametrize("route", routes())
+def test_the_route_answers_with_a_trailing_slash_too(invoke, route):
     # Given a POST to the route's path with a trailing slash, which API Gateway passes on as asked
-    event = proxy_event(endpoint, body_for(endpoint, json.dumps([SAMPLE_ROW])))
+    event = proxy_event(route, body_for(route, json.dumps([SAMPLE_ROW])))
     event["path"] += "/"
     # When it reaches the handler, then the route answers it
-    answer = invoke(endpoint, event)
+    answer = invoke(route, event)
     assert answer.status == HTTPStatus.OK
     assert len(answer.body["prediction"]) == 1
 
 
-@pytest.mark.parametrize(("endpoint", "value"), [("sklearn", "1e100"), ("pytorch", "1e30"), ("astromech", "-1e300")])
-def test_huge_but_scorable_values_are_served(invoke, endpoint, value):
-    answer = invoke(endpoint, proxy_event(endpoint, body_for(endpoint, f"[[0, 0, 0, {value}]]")))
+@pytest.mark.parametrize(("route", "value"), [("sklearn", "1e100"), ("pytorch", "1e30"), ("astromech", "-1e300")])
+def test_huge_but_scorable_values_are_served(invoke, route, value):
+    answer = invoke(route, proxy_event(route, body_for(route, f"[[0, 0, 0, {value}]]")))
     assert answer.status == HTTPStatus.OK
     assert len(answer.body["prediction"]) == 1
 
 
 @pytest.mark.parametrize(
-    ("endpoint", "value", "model"),
+    ("route", "value", "model"),
     [("pytorch", "1e39", "pytorch"), ("sklearn", "1.7e308", "sklearn"), ("astromech", "-1.7e308", "sklearn")],
 )
-def test_values_too_large_for_the_models_arithmetic_are_422_naming_the_rows(invoke, endpoint, value, model):
+def test_values_too_large_for_the_models_arithmetic_are_422_naming_the_rows(invoke, route, value, model):
     # Given finite values the model's own library cannot score either (float32 overflow for PyTorch)
     crystal_data = f"[[5.1, 3.5, 1.4, 0.2], [0, 0, 0, {value}], [0, 0, {value}, 0]]"
     # When they are sent, then the rows are named, not a server error
-    answer = invoke(endpoint, proxy_event(endpoint, body_for(endpoint, crystal_data)))
+    answer = invoke(route, proxy_event(route, body_for(route, crystal_data)))
     assert answer.status == HTTPStatus.UNPROCESSABLE_ENTITY
     problem = f"the {model} model has no finite scores for values this large"
     assert answer.body == {
@@ -282,26 +283,26 @@ def test_values_too_large_for_the_models_arithmetic_are_422_naming_the_rows(invo
     }
 
 
-def nan_rows_body(endpoint: str, size: int) -> str:
+def nan_rows_body(route: str, size: int) -> str:
     """A body of about size bytes whose rows are all [NaN]."""
     rows = (size - 40) // 6
-    return body_for(endpoint, "[" + ",".join(["[NaN]"] * rows) + "]", model="sklearn")
+    return body_for(route, "[" + ",".join(["[NaN]"] * rows) + "]", model="sklearn")
 
 
-@pytest.mark.parametrize("endpoint", ENDPOINTS)
-def test_a_large_body_that_is_not_strict_json_is_refused_without_reading_it_again(invoke, endpoint):
+@pytest.mark.parametrize("route", routes())
+def test_a_large_body_that_is_not_strict_json_is_refused_without_reading_it_again(invoke, route):
     # Given a body beyond what any batch within the row limit needs, with NaN in it
-    body = nan_rows_body(endpoint, MAX_REREAD_BYTES + 1000)
+    body = nan_rows_body(route, MAX_REREAD_BYTES + 1000)
     # When it is sent, then it is refused as not JSON, naming where the strict parser stopped
-    answer = invoke(endpoint, proxy_event(endpoint, body))
+    answer = invoke(route, proxy_event(route, body))
     assert answer.status == HTTPStatus.UNPROCESSABLE_ENTITY
     assert answer.body["message"].startswith("request body is not valid JSON: ")
     assert set(answer.body) == {"message"}
 
 
-@pytest.mark.parametrize("endpoint", ENDPOINTS)
-def test_a_body_within_the_reread_size_is_still_read_row_by_row(invoke, endpoint):
-    body = nan_rows_body(endpoint, MAX_REREAD_BYTES - 1000)
-    answer = invoke(endpoint, proxy_event(endpoint, body))
+@pytest.mark.parametrize("route", routes())
+def test_a_body_within_the_reread_size_is_still_read_row_by_row(invoke, route):
+    body = nan_rows_body(route, MAX_REREAD_BYTES - 1000)
+    answer = invoke(route, proxy_event(route, body))
     assert answer.status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
     assert answer.body["limit"] == 10_000

@@ -9,8 +9,8 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scripts.lambda_events import proxy_event
-from tests.conftest import DEFAULT_LABELS
+from scripts.harness.events import proxy_event
+from tests.support.service import DEFAULT_LABELS
 
 EXPECTED_STATUSES = {HTTPStatus.OK, HTTPStatus.UNPROCESSABLE_ENTITY, HTTPStatus.BAD_REQUEST}
 
@@ -59,9 +59,9 @@ def assert_well_formed(answer, body: str) -> None:
 
 @fuzz
 @given(body=bodies)
-def test_any_body_to_a_model_endpoint_gets_a_well_formed_answer(invoke, body):
-    for endpoint in ("sklearn", "pytorch"):
-        answer = invoke(endpoint, proxy_event(endpoint, body))
+def test_any_body_to_a_model_route_gets_a_well_formed_answer(invoke, body):
+    for route in ("sklearn", "pytorch"):
+        answer = invoke(route, proxy_event(route, body))
         assert answer.status != HTTPStatus.BAD_REQUEST
         assert_well_formed(answer, body)
 

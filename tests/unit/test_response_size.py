@@ -8,7 +8,7 @@ import numpy as np
 
 from kyber.responses import prediction_json
 from kyber.settings import DEFAULT_MAX_ROWS
-from tests.conftest import rendered_row_by_row
+from tests.support.rendering import rendered_row_by_row
 
 LAMBDA_RESPONSE_LIMIT = 6 * 1024 * 1024
 

@@ -12,21 +12,22 @@ from kyber.errors import ModelArtifactError
 from kyber.model_source import split_s3_uri
 from kyber.registry import get_registry
 from kyber.settings import Settings, SettingsError
-from scripts.lambda_events import load_event
-from tests.conftest import BUCKET, PREFIX, configure_service, upload
+from scripts.harness.events import load_event
+from tests.support.fakes import BUCKET, PREFIX, upload
+from tests.support.service import configure_service
 
 
-@pytest.mark.parametrize("endpoint", ["sklearn", "pytorch", "astromech"])
+@pytest.mark.parametrize("route", ["sklearn", "pytorch", "astromech"])
 def test_models_fetched_from_s3_answer_as_the_models_layer(
-    model_bucket, built_models, handler_module, lambda_context, monkeypatch, endpoint
+    model_bucket, built_models, handler_module, lambda_context, monkeypatch, route
 ):
     # Given the built models uploaded to the model source
     upload(model_bucket, built_models)
-    event_name = "astromech_pytorch_batch.json" if endpoint == "astromech" else f"{endpoint}_batch.json"
-    # When the endpoint starts cold and serves from S3, and then again from the models layer
-    from_s3 = handler_module(endpoint).lambda_handler(load_event(event_name), lambda_context)
+    event_name = "astromech_pytorch_batch.json" if route == "astromech" else f"{route}_batch.json"
+    # When the route starts cold and serves from S3, and then again from the models layer
+    from_s3 = handler_module(route).lambda_handler(load_event(event_name), lambda_context)
     configure_service(monkeypatch, KYBER_MODEL_SOURCE="", KYBER_MODELS_DIR=str(built_models))
-    from_layer = handler_module(endpoint).lambda_handler(load_event(event_name), lambda_context)
+    from_layer = handler_module(route).lambda_handler(load_event(event_name), lambda_context)
     # Then both answers are the same
     assert from_s3["statusCode"] == HTTPStatus.OK
     assert from_s3["body"] == from_layer["body"]

@@ -1,4 +1,4 @@
-"""The two SAM CLI 1.170.0 emulator defects scripts/patch_sam_cli.py fixes: each shown, then shown gone."""
+"""The two SAM CLI 1.170.0 emulator defects scripts/emulator/patch_sam_cli.py fixes: each shown, then shown gone."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ from samcli.local.docker.container import Container
 from samcli.local.docker.lambda_image import LambdaImage
 from samcli.local.lambdafn.runtime import WarmLambdaRuntime
 
-from scripts import patch_sam_cli
-from scripts.patch_sam_cli import HUNKS, ORIGINAL_REPORT_PATTERN, PatchError
-from tests.conftest import REPO
+from scripts.emulator import patch_sam_cli
+from scripts.emulator.patch_sam_cli import HUNKS, ORIGINAL_REPORT_PATTERN, PatchError
+from scripts.project import REPO
 
 REQUEST_ID = "0a8b4399-abe2-4671-a339-45871f75d327"
 REPORT = (

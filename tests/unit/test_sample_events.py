@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scripts.lambda_events import EVENTS_DIR, EXPECTED_STATUS, endpoint_of, load_event
+from scripts.harness.events import EVENTS_DIR, EXPECTED_STATUS, load_event, route_of
 
 
 def test_every_event_file_is_catalogued():
@@ -13,7 +13,7 @@ def test_every_event_file_is_catalogued():
 
 @pytest.mark.parametrize(("name", "status"), EXPECTED_STATUS.items())
 def test_sample_event_gives_its_expected_status(invoke, name, status):
-    answer = invoke(endpoint_of(name), load_event(name))
+    answer = invoke(route_of(name), load_event(name))
     assert answer.status == status
     assert answer.headers["Content-Type"] == "application/json"
     if status == 200:

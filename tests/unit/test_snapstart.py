@@ -17,8 +17,8 @@ import snapshot_restore_py
 from kyber import snapstart
 from kyber.model_source import s3_client
 from kyber.registry import CrystalModel
-from scripts.lambda_events import load_event
-from tests.conftest import SteppingClock, upload
+from scripts.harness.events import load_event
+from tests.support.fakes import SteppingClock, upload
 
 MODELS_OF = {"sklearn": ["sklearn"], "pytorch": ["pytorch"], "astromech": ["sklearn", "pytorch"]}
 
@@ -52,31 +52,31 @@ def scored(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple[int, ...]]]
     return calls
 
 
-@pytest.mark.parametrize("endpoint", sorted(MODELS_OF))
+@pytest.mark.parametrize("route", sorted(MODELS_OF))
 def test_init_registers_one_hook_each_way_and_the_snapshot_hook_primes_every_served_model(
-    handler_module, scored, capfd, endpoint
+    handler_module, scored, capfd, route
 ):
     # Given a function's init
-    handler_module(endpoint)
+    handler_module(route)
     before, after = snapshot_restore_py.get_before_snapshot(), snapshot_restore_py.get_after_restore()
     assert (len(before), len(after)) == (1, 1)
     assert scored == []
     # When Lambda prepares the snapshot
     run_hooks(before)
     # Then each model it serves has scored one row, and the log says so
-    assert scored == [(name, (1, 4)) for name in MODELS_OF[endpoint]]
+    assert scored == [(name, (1, 4)) for name in MODELS_OF[route]]
     (line,) = (json.loads(line) for line in capfd.readouterr().out.splitlines() if "models primed" in line)
-    assert (line["message"], line["models"]) == ("models primed for the snapshot", MODELS_OF[endpoint])
+    assert (line["message"], line["models"]) == ("models primed for the snapshot", MODELS_OF[route])
 
 
-@pytest.mark.parametrize("endpoint", sorted(MODELS_OF))
-def test_a_restored_environment_answers_as_a_fresh_one(handler_module, lambda_context, endpoint):
-    event = load_event("astromech_pytorch_batch.json" if endpoint == "astromech" else f"{endpoint}_batch.json")
-    fresh = handler_module(endpoint).lambda_handler(event, lambda_context)
+@pytest.mark.parametrize("route", sorted(MODELS_OF))
+def test_a_restored_environment_answers_as_a_fresh_one(handler_module, lambda_context, route):
+    event = load_event("astromech_pytorch_batch.json" if route == "astromech" else f"{route}_batch.json")
+    fresh = handler_module(route).lambda_handler(event, lambda_context)
     snapshot_restore_py.get_before_snapshot().clear()
     snapshot_restore_py.get_after_restore().clear()
     # Given an init whose snapshot hooks ran, and whose restore hooks then ran
-    module = handler_module(endpoint)
+    module = handler_module(route)
     run_hooks(snapshot_restore_py.get_before_snapshot())
     run_hooks(snapshot_restore_py.get_after_restore())
     # When it answers

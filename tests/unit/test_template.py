@@ -23,7 +23,7 @@ from samcli.yamlhelper import yaml_parse
 from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 
-from tests.conftest import REPO
+from scripts.project import REPO
 
 FUNCTIONS = {"SklearnFunction": "/sklearn", "PytorchFunction": "/pytorch", "AstromechFunction": "/astromech"}
 METHODS = ("post", "x-amazon-apigateway-any-method")

@@ -1,8 +1,8 @@
 """The API's HTTP face: each function's routes, answered from API Gateway REST proxy events, and the one
 table that maps domain errors to statuses.
 
-A function serves one POST route, so routing is a dictionary lookup here: Powertools' event handler,
-made for many routes and event sources, took 70-80 ms of a function's cold start to import (README).
+A function serves one POST route, so routing is a dictionary lookup here: Powertools' event handler, made
+for many routes and event sources, costs a noticeable part of a cold start to import (README, "Routing").
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ STATUS_BY_ERROR: dict[type[ServiceError], HTTPStatus] = {
     CrystalBatchError: HTTPStatus.UNPROCESSABLE_ENTITY,
     BatchTooLargeError: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
 }
+
+# The 500's message; its requestId says which log lines hold the details.
+INTERNAL_ERROR_MESSAGE = "internal error while predicting; quote the requestId when reporting it"
 
 ProxyEvent = Mapping[str, Any]
 Route = Callable[[ProxyEvent], JsonResponse]
@@ -74,10 +77,7 @@ class Api:
         except Exception:
             logger.exception("request failed", request_id=context.aws_request_id)
             metrics.add_metric(name="RequestsFailed", unit=MetricUnit.Count, value=1)
-            body = {
-                "message": "internal error while predicting; quote the requestId when reporting it",
-                "requestId": context.aws_request_id,
-            }
+            body = {"message": INTERNAL_ERROR_MESSAGE, "requestId": context.aws_request_id}
             return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, body).to_proxy_response()
 
     def _answer(self, event: dict[str, Any]) -> JsonResponse:

@@ -14,6 +14,7 @@ import onnxruntime as ort
 from kyber.errors import ModelArtifactError, ModelFailureError
 from kyber.labels import LabelsFileError, read_labels
 from kyber.manifest import Manifest, read_manifest, session_options, verified_file
+from kyber.model_source import download_models
 from kyber.observability import logger
 from kyber.settings import get_settings
 
@@ -125,8 +126,6 @@ def get_registry() -> ModelRegistry:
     settings = get_settings()
     if not settings.model_source:
         return ModelRegistry(settings.models_dir)
-    from kyber.model_source import download_models
-
     started = time.perf_counter()
     models_dir = download_models(settings.model_source, settings.download_dir)
     logger.info(

@@ -1,4 +1,4 @@
-"""What each endpoint does: parse the request, pick the model, score the batch, build the answer."""
+"""What each function's classifier does: parse the request, pick the model, score the batch, build the answer."""
 
 from __future__ import annotations
 
@@ -30,8 +30,8 @@ MODEL_VERSION_HEADER = "X-Kyber-Model-Version"
 
 
 @dataclass(frozen=True)
-class Endpoint:
-    """One route: its models, loaded and verified, and the limits a request must keep. When the
+class Classifier:
+    """What one route serves: its models, loaded and verified, and the limits a request must keep. When the
     request chooses, its "model" picks one of them, checked before the data."""
 
     models: Mapping[str, CrystalModel]
@@ -72,8 +72,8 @@ class Endpoint:
         return model
 
 
-def endpoint(model: str | None = None) -> Endpoint:
-    """The endpoint serving the named model; without a name, every model of the registry, the
+def load_classifier(model: str | None = None) -> Classifier:
+    """The classifier serving the named model; without a name, every model of the registry, the
     request's "model" picking one. Each is created and verified now, during the init: when an
     artifact fails its check, one ERROR line says which and why, and the execution environment
     stops before it answers anything (API Gateway then answers 502). With SnapStart, the loaded
@@ -85,7 +85,7 @@ def endpoint(model: str | None = None) -> Endpoint:
         logger.error("model artifacts refused", reason=str(error))
         raise SystemExit(1) from None
     register_hooks(models.values(), registry.feature_count)
-    return Endpoint(
+    return Classifier(
         models=models,
         feature_count=registry.feature_count,
         max_rows=get_settings().max_rows,

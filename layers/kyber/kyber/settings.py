@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-# Worst case, one row's response costs about 130 bytes (three labels, three 23-character
-# floats, JSON-escaped once more inside the API Gateway proxy response): 10,000 rows stay
-# near 1.3 MB, well under Lambda's 6 MB synchronous response limit.
+# The largest answer must stay under Lambda's 6 MB synchronous response limit, with its body JSON-escaped
+# once more inside API Gateway's proxy response (tests/unit/test_response_size.py checks the bound).
 DEFAULT_MAX_ROWS = 10_000
 DEFAULT_MODELS_DIR = "/opt/models"
 DEFAULT_DOWNLOAD_DIR = "/tmp/kyber-models"

@@ -23,7 +23,7 @@ import orjson
 from kyber.errors import BatchTooLargeError, CrystalBatchError, ModelChoiceError, crystal_data_problems
 
 _NUMBER_TYPES = frozenset((int, float))
-# 10,000 rows of four 17-digit numbers take about 0.9 MB.
+# Room for a batch at the default row limit written with full-precision numbers (README, "The API").
 MAX_REREAD_BYTES = 1 << 20
 
 
@@ -59,7 +59,7 @@ def collection_paused() -> Iterator[None]:
 
 def parse_json_body(body: object, *, is_base64_encoded: bool = False) -> Any:
     """Decode the request body; a body that is not JSON text is a CrystalBatchError. Call it within
-    collection_paused, with the checks of what it returns, as Endpoint.classify does."""
+    collection_paused, with the checks of what it returns, as Classifier.classify does."""
     if body is not None and not isinstance(body, str):
         raise CrystalBatchError(f"request body must be JSON text, got {_json_kind(body)} in the event")
     if is_base64_encoded and body:
@@ -76,8 +76,8 @@ def parse_json_body(body: object, *, is_base64_encoded: bool = False) -> Any:
     except orjson.JSONDecodeError as exc:
         parse_error = str(exc)
     # orjson refuses NaN, Infinity and numbers that overflow a double outright; the stdlib
-    # parser, told to mark them, lets validation report them by row and position instead. It
-    # reads about 7 MB/s, so only bodies a batch within the row limit can need are read again.
+    # parser, told to mark them, lets validation report them by row and position instead. It is
+    # several times slower than orjson, so only bodies a batch within the row limit can need are read again.
     if len(raw) > MAX_REREAD_BYTES:
         raise CrystalBatchError(f"request body is not valid JSON: {parse_error}")
     try:

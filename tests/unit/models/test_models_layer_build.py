@@ -23,7 +23,7 @@ import build_models_layer
 from build_models_layer import ModelContractError, ParityError
 from crystal_mlp import CrystalMLP
 from kyber.manifest import Manifest, read_manifest, sha256_of
-from tests.native_models import native_probabilities
+from tests.support.native_models import native_probabilities
 
 OnnxProbabilities = Callable[[Path, str, np.ndarray], np.ndarray]
 

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.conftest import NATIVE_TOLERANCE
+from tests.support.service import NATIVE_TOLERANCE
 
 OnnxProbabilities = Callable[[Path, str, np.ndarray], np.ndarray]
 

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Lists, or removes, the containers SAM CLI runs for one project: those whose /var/task comes from
 # the project's .aws-sam/build. Prints their ids, one per line. SAM stops its own containers when it
-# stops cleanly; `remove` is for one killed before it could.
-# Usage: scripts/sam_containers.sh list|remove [PROJECT_DIR]   (default: this repository)
+# stops cleanly; `remove` is for one killed before it could (a gap of SAM CLI: it can go when a
+# killed SAM no longer leaves containers). `list` is how the tests see what SAM left behind.
+# Usage: scripts/emulator/sam_containers.sh list|remove [PROJECT_DIR]   (default: this repository)
 set -euo pipefail
 
-action=${1:?usage: scripts/sam_containers.sh list|remove [PROJECT_DIR]}
-project=$(cd "${2:-$(dirname "${BASH_SOURCE[0]}")/..}" && pwd)
+action=${1:?usage: scripts/emulator/sam_containers.sh list|remove [PROJECT_DIR]}
+project=$(cd "${2:-$(dirname "${BASH_SOURCE[0]}")/../..}" && pwd)
 build_dir="$project/.aws-sam/build/"
 
 found=()

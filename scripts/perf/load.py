@@ -1,6 +1,6 @@
 """A bounded load run against a local API: req/s and latency percentiles per concurrency, rows and route.
 
-Run from the repository root after `sam build`: `python -m scripts.load` starts sam local start-api
+Run from the repository root after `sam build`: `python -m scripts.perf.load` (`make load`) starts sam local start-api
 itself (or measures `--url`, which must be on loopback), sends a fixed number of requests per level,
 each level also bounded in time, then starts the API again `--starts` times to time every route's
 first request and count the containers SAM leaves behind when it stops.
@@ -23,10 +23,11 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from scripts.lambda_events import ENDPOINTS as ROUTES
-from scripts.local_api import REPO, LocalApi, container_ids, start_local_api
+from scripts.harness.local_api import LocalApi, container_ids, start_local_api
+from scripts.project import REPO, routes
 
 REQUEST_TIMEOUT_S = 30
+ROUTES = routes()
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,10 @@
 # venv. mutmut names mutants by file path from the project root (or src/), while the layer's package
 # is imported as `kyber`: so it runs on a copy of the project in build/mutation with the package at
 # src/kyber. Bounded by MUTATION_TIMEOUT seconds; prints the figures per file and overall.
-# Usage: scripts/mutation.sh PYTHON   (the mutation venv's interpreter)
+# Usage: scripts/mutation/run.sh PYTHON   (the mutation venv's interpreter)
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
-python=${1:?usage: scripts/mutation.sh PYTHON}
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+python=${1:?usage: scripts/mutation/run.sh PYTHON}
 stage=build/mutation
 
 rm -rf "$stage"
@@ -47,5 +47,5 @@ elif ((status != 0)); then
   tr '\r' '\n' <mutmut-run.log | tail -n 20
   exit "$status"
 fi
-"$python" ../../scripts/mutation_report.py
+"$python" ../../scripts/mutation/report.py
 exit "$status"

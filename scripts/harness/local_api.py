@@ -22,9 +22,8 @@ class LocalApiError(RuntimeError):
     """sam local start-api did not come up."""
 
 
-REPO = Path(__file__).resolve().parent.parent
-# What SAM runs python3.13 functions on (scripts/prepare_emulator.sh pulls or builds it).
-LAMBDA_BASE_IMAGE = "public.ecr.aws/lambda/python:3.13-x86_64"
+REPO = Path(__file__).resolve().parents[2]
+EMULATOR = REPO / "scripts" / "emulator"
 READY_TIMEOUT_S = 240
 STOP_TIMEOUT_S = 30
 
@@ -87,12 +86,20 @@ def container_ids() -> set[str]:
     return set(docker("ps", "-aq").split())
 
 
+def emulator(*arguments: str) -> str:
+    """What scripts/emulator/prepare.sh prints: the home of the emulator's image facts."""
+    return subprocess.run([EMULATOR / "prepare.sh", *arguments], capture_output=True, text=True, check=True).stdout
+
+
+def lambda_base_image() -> str:
+    """What SAM runs python3.13 functions on (scripts/emulator/prepare.sh pulls or builds it)."""
+    return emulator("--base-image").strip()
+
+
 def replaced_sam_images() -> set[str]:
     """Untagged images built on the Lambda base image: those SAM replaced by rebuilding its image of
-    the template's layers when a build changed them (scripts/prepare_emulator.sh removes them)."""
-    base = docker("image", "inspect", "--format", "{{.Id}}", LAMBDA_BASE_IMAGE).strip()
-    untagged = docker("images", "--quiet", "--no-trunc", "--filter", "dangling=true").split()
-    return {image for image in untagged if base in docker("history", "--quiet", "--no-trunc", image)}
+    the template's layers when a build changed them (scripts/emulator/prepare.sh removes them)."""
+    return set(emulator("--replaced-images").split())
 
 
 @dataclass
@@ -163,8 +170,7 @@ class LocalApi:
 
     def _sam_containers(self, action: str) -> list[str]:
         listing = subprocess.run(
-            ["scripts/sam_containers.sh", action, str(self.project)],
-            cwd=REPO,
+            [EMULATOR / "sam_containers.sh", action, str(self.project)],
             capture_output=True,
             text=True,
             check=True,

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Serves the built API on port ${PORT:-3000} with sam local start-api (warm containers, no image
 # pulls: see samconfig.toml) until Ctrl-C or SIGTERM; once SAM has stopped, removes any container
-# it left behind.
+# it left behind. Covers two gaps of SAM CLI: started from a script it ignores Ctrl-C, and one that
+# is killed leaves its warm containers running. It can go, for a plain `sam local start-api`, once
+# SAM stops on SIGINT and removes its containers however it ends.
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 port=${PORT:-3000}
 
 echo "Kyber crystal classifier on http://127.0.0.1:$port: POST /sklearn, /pytorch, /astromech (Ctrl-C stops)"
@@ -18,5 +20,5 @@ if [[ -n $stopped ]]; then # woken by the signal: let SAM stop its containers, t
   wait "$sam_pid" || true
   status=0
 fi
-scripts/sam_containers.sh remove >/dev/null
+scripts/emulator/sam_containers.sh remove >/dev/null
 exit "$status"

@@ -7,10 +7,10 @@
 2. `--warm-containers EAGER` starts one thread per function, and each thread creates the shared
    runner and Lambda runtime lazily, without a lock: threads that lose the race start containers
    in a runtime that is then dropped, so the first request to those functions starts another
-   container (3.5-5.4 s) and the dropped one is never stopped. Fixed by creating both before the
+   container and the dropped one is never stopped. Fixed by creating both before the
    threads start.
 
-Usage: python scripts/patch_sam_cli.py [--check]. Applying twice changes nothing; --check exits 1
+Usage: python scripts/emulator/patch_sam_cli.py [--check]. Applying twice changes nothing; --check exits 1
 when the patch is not applied. A SAM CLI other than 1.170.0 is refused: see whether it still has
 these defects (tests/unit/test_sam_cli_patch.py shows them) before porting or dropping the patch.
 """

@@ -3,7 +3,13 @@
 # machine: a running Docker engine, and the Lambda python3.13 x86_64 base image,
 # pulled if the registry is reachable, otherwise built locally as a stand-in.
 # Idempotent: a second run checks, changes nothing and takes seconds.
+# Covers a gap, not a defect: SAM CLI needs public.ecr.aws, unreachable here. It can go
+# where `docker pull public.ecr.aws/lambda/python:3.13-x86_64` works (make setup: the
+# image pulled, Docker still started).
 #
+# Usage: scripts/emulator/prepare.sh                  prepare (make setup runs this)
+#        scripts/emulator/prepare.sh --base-image     print the base image's name
+#        scripts/emulator/prepare.sh --replaced-images  print the ids of the images SAM replaced
 # Env: KYBER_EMULATOR_CACHE  cache dir (default /var/cache/kyber-emulator)
 set -euo pipefail
 
@@ -24,7 +30,7 @@ readonly RUNTIME_PACKAGES=(
 )
 # SAM caches images built on the base: with layers, and without (the "rapid" one).
 readonly DERIVED_IMAGES_RE='^(samcli/lambda-python:3\.13-|public\.ecr\.aws/lambda/python:3\.13-rapid-)'
-REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 readonly REPO_DIR
 
 DOCKER_STATE="already running"
@@ -263,14 +269,21 @@ remove_stale_derived_images() {
 
 # SAM rebuilds its image of the template's layers under the same tag whenever a build changes them:
 # the image it replaced stays behind untagged, about 180 MB each.
-remove_replaced_sam_images() {
-  local base_id img start=$EPOCHREALTIME removed=$REMOVED_COUNT
+# Those are the untagged images built on the base image.
+replaced_sam_images() {
+  local base_id img
   base_id=$(image_id "$BASE_IMAGE")
   [[ -n $base_id ]] || return 0
   while read -r img; do
-    [[ $(docker history -q --no-trunc "$img") == *"$base_id"* ]] || continue
-    remove_sam_image "$img" replaced
+    if [[ $(docker history -q --no-trunc "$img") == *"$base_id"* ]]; then echo "$img"; fi
   done < <(docker images --quiet --no-trunc --filter dangling=true)
+}
+
+remove_replaced_sam_images() {
+  local img start=$EPOCHREALTIME removed=$REMOVED_COUNT
+  while read -r img; do
+    remove_sam_image "$img" replaced
+  done < <(replaced_sam_images)
   ((REMOVED_COUNT == removed)) || report_time "remove replaced SAM images" "$start"
 }
 
@@ -294,7 +307,7 @@ remove_tree() {
 setup_cache() {
   mkdir -p "$CACHE_DIR"
   exec 9>>"$CACHE_DIR/.lock"
-  flock -w 900 9 || die "another prepare_emulator run holds $CACHE_DIR/.lock"
+  flock -w 900 9 || die "another scripts/emulator/prepare.sh run holds $CACHE_DIR/.lock"
   local stale
   for stale in "$CACHE_DIR"/.tmp-*; do remove_tree "$stale"; done
   trap '[[ -z $WORK ]] || remove_tree "$WORK"' EXIT
@@ -316,4 +329,9 @@ main() {
     "$(elapsed "$start")" "$DOCKER_STATE" "$BASE_IMAGE" "$IMAGE_STATE" "${id:7:12}" "$REMOVED_COUNT"
 }
 
-main "$@"
+case ${1:-} in
+  "") main ;;
+  --base-image) echo "$BASE_IMAGE" ;;
+  --replaced-images) replaced_sam_images ;;
+  *) die "unknown option $1: see the usage at the top of $0" ;;
+esac

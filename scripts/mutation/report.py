@@ -1,10 +1,10 @@
 """Mutants, killed, survived and the score per file of the shared layer, from mutmut's results.
 
-Run by scripts/mutation.sh in the folder mutmut ran in; reads mutants/src/kyber/*.py.meta. A mutant
+Run by scripts/mutation/run.sh in the folder mutmut ran in; reads mutants/src/kyber/*.py.meta. A mutant
 is killed when a test failed with it. One stopped at mutmut's CPU-time limit is a timeout: a mutant
 that hangs, or only one whose tests ran longer than the limit, so it is shown apart, and the score
 is killed / (killed + timeouts + survivors without an explanation); the last column also counts
-timeouts as killed, as mutmut does. Survivors listed in tests/mutation_survivors.txt with a reason
+timeouts as killed, as mutmut does. Survivors listed in survivors.txt (beside this file) with a reason
 are shown apart; mutants a run stopped by MUTATION_TIMEOUT did not reach are unchecked.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 KILLED = {1, 3}  # a test failed (3: pytest's internal error)
 TIMED_OUT = {36, -24, 24, 152, 255}  # stopped at the CPU-time limit: a hang, or only slower tests
 SURVIVED = 0
-EXPLAINED = Path(__file__).resolve().parent.parent / "tests" / "mutation_survivors.txt"
+EXPLAINED = Path(__file__).with_name("survivors.txt")
 
 
 def explained_survivors() -> dict[str, str]:

@@ -1,5 +1,5 @@
 """The sample API Gateway events in events/, what each must answer, builders for others, and a Lambda
-context to call a handler with: what the tests and the scripts both use to call the service."""
+context to call a handler with: what the tests and the tools both use to call the service in-process."""
 
 from __future__ import annotations
 
@@ -12,8 +12,7 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
-EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
-ENDPOINTS = ("sklearn", "pytorch", "astromech")
+EVENTS_DIR = Path(__file__).resolve().parents[2] / "events"
 # A droid's sample of setosa-like ore, as the Iris data set measures it.
 SAMPLE_ROW = [5.1, 3.5, 1.4, 0.2]
 
@@ -41,26 +40,32 @@ def load_event(name: str) -> dict[str, Any]:
     return copy.deepcopy(_read_event(name))
 
 
-def endpoint_of(name: str) -> str:
+def route_of(name: str) -> str:
+    """The route a sample event is sent to: its file name's first word."""
     return name.split("_", 1)[0]
 
 
-def proxy_event(endpoint: str, body: str | None, *, base64: bool = False) -> dict[str, Any]:
-    """An API Gateway REST proxy event for POST /<endpoint> carrying the raw body given."""
-    event = load_event(f"{endpoint}_single.json" if endpoint != "astromech" else "astromech_bad_model.json")
+def single_row_event(route: str) -> dict[str, Any]:
+    """The sample event of one valid row for the route (for /astromech, with the scikit-learn model)."""
+    return load_event("astromech_sklearn_single.json" if route == "astromech" else f"{route}_single.json")
+
+
+def proxy_event(route: str, body: str | None, *, base64: bool = False) -> dict[str, Any]:
+    """An API Gateway REST proxy event for POST /<route> carrying the raw body given."""
+    event = single_row_event(route)
     event["body"] = body
     event["isBase64Encoded"] = base64
     return event
 
 
-def body_for(endpoint: str, crystal_data_json: str, model: str = "sklearn") -> str:
+def body_for(route: str, crystal_data_json: str, model: str = "sklearn") -> str:
     """A raw body carrying crystalData exactly as written, and for /astromech the model's name."""
-    model_field = f'"model": "{model}", ' if endpoint == "astromech" else ""
+    model_field = f'"model": "{model}", ' if route == "astromech" else ""
     return "{" + model_field + '"crystalData": ' + crystal_data_json + "}"
 
 
-def json_event(endpoint: str, payload: Any) -> dict[str, Any]:
-    return proxy_event(endpoint, json.dumps(payload))
+def json_event(route: str, payload: Any) -> dict[str, Any]:
+    return proxy_event(route, json.dumps(payload))
 
 
 @dataclass

@@ -1,0 +1,175 @@
+"""The in-process figures of `make benchmark`: a request's latency beside the seed-style model call, where a
+request's time goes stage by stage, and the slowest bodies within Lambda's request limit.
+
+Run by scripts.perf.benchmark in a child process given the functions' environment (scripts.project), so that
+each handler's init reads the built models as a cold start would.
+Usage: python -m scripts.perf.in_process ROWS REPEATS ARTIFACTS_DIR
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator
+from functools import partial
+from pathlib import Path
+from types import ModuleType
+
+import joblib
+import numpy as np
+import torch
+
+from crystal_mlp import CrystalMLP
+from kyber.responses import prediction_json
+from kyber.validation import collection_paused, parse_crystal_batch, parse_json_body, require_object
+from scripts.harness.events import FakeLambdaContext, json_event, proxy_event
+from scripts.project import routes
+
+SAMPLE = [[0.92, 0.12, 0.31, 0.09]]
+REQUEST_STAGES = (
+    "JSON parsed (orjson)",
+    "crystalData checked and converted",
+    "the parsed body freed",
+    "the model (ONNX Runtime)",
+    "the answer written",
+)
+
+
+def median_seconds(action: Callable[[], object], repeats: int) -> float:
+    timings = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        action()
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings)
+
+
+def handler_of(route: str) -> ModuleType:
+    return importlib.import_module(f"functions.{route}.app")
+
+
+def random_batch(rows: int) -> list[list[float]]:
+    return np.random.default_rng(7).uniform(0, 8, size=(rows, 4)).round(3).tolist()
+
+
+class SeedStyle:
+    """The bare native model call with stdlib json, as the original Flask service answered, without its framework."""
+
+    def __init__(self, artifacts: Path) -> None:
+        self.sklearn_model = joblib.load(artifacts / "sklearn.model")
+        self.network = CrystalMLP()
+        self.network.load_state_dict(torch.load(artifacts / "pytorch.model", weights_only=True))
+        torch.set_num_threads(1)
+
+    def answer(self, model: str, body: str) -> str:
+        data = np.array(json.loads(body)["crystalData"])
+        if model == "sklearn":
+            scores = self.sklearn_model.predict_proba(data)
+        else:
+            with torch.no_grad():
+                scores = self.network(torch.tensor(data, dtype=torch.float32)).numpy()
+        return json.dumps({"scores": scores.tolist()})
+
+
+def request_latency(rows: int, repeats: int, seed_style: SeedStyle) -> None:
+    print(
+        f"\nPer request, in-process: the handler, JSON in and out (median; 1 row x{repeats * 10},"
+        f" {rows} rows x{repeats});\n  seed-style: the bare native model call with stdlib json, no web framework"
+    )
+    context, batch = FakeLambdaContext(), random_batch(rows)
+    for route in routes():
+        handler = handler_of(route)
+        model = "pytorch" if route == "pytorch" else "sklearn"
+        extra = {"model": model} if route == "astromech" else {}
+        figures = []
+        for data, count in ((SAMPLE, repeats * 10), (batch, repeats)):
+            event = json_event(route, {**extra, "crystalData": data})
+            with contextlib.redirect_stdout(io.StringIO()):  # the handler's metrics and logs
+                ours = median_seconds(partial(handler.lambda_handler, event, context), count)
+            seed = median_seconds(partial(seed_style.answer, model, event["body"]), count)
+            figures.append(f"{ours * 1e3:8.3f} ms ({seed / ours:4.1f}x seed-style {seed * 1e3:.3f} ms)")
+        print(f"  /{route:<10} 1 row {figures[0]}   {rows} rows {figures[1]}")
+
+
+def stage_marks(body: str, module: ModuleType) -> Iterator[float]:
+    """One /sklearn request's stages run as Classifier.classify runs them, yielding the time after each."""
+    classifier = module.classifier
+    model = classifier.models["sklearn"]
+    yield time.perf_counter()
+    with collection_paused():
+        payload = require_object(parse_json_body(body))
+        yield time.perf_counter()
+        features = parse_crystal_batch(payload, feature_count=classifier.feature_count, max_rows=classifier.max_rows)
+        yield time.perf_counter()
+        del payload
+        yield time.perf_counter()
+    scores = model.score(features)
+    yield time.perf_counter()
+    prediction_json(model.labels, scores.probabilities)
+    yield time.perf_counter()
+
+
+def stage_medians(data: list[list[float]], count: int, module: ModuleType) -> list[float]:
+    """Each stage's median, the rest of the whole request (Powertools, routing), and the whole request."""
+    event = json_event("sklearn", {"crystalData": data})
+    timings: list[list[float]] = [[] for _ in REQUEST_STAGES]
+    for _ in range(count):
+        marks = list(stage_marks(event["body"], module))
+        for timing, earlier, later in zip(timings, marks[:-1], marks[1:], strict=True):
+            timing.append(later - earlier)
+    with contextlib.redirect_stdout(io.StringIO()):
+        total = median_seconds(partial(module.lambda_handler, event, FakeLambdaContext()), count)
+    stages = [statistics.median(timing) for timing in timings]
+    return [*stages, total - sum(stages), total]
+
+
+def request_stages(rows: int, repeats: int) -> None:
+    """Where /sklearn's request time goes, stage by stage (medians), for one row and for a batch."""
+    module = handler_of("sklearn")
+    one = stage_medians([SAMPLE[0]], repeats * 10, module)
+    many = stage_medians(random_batch(rows), repeats, module)
+    names = (*REQUEST_STAGES, "the rest: Powertools' log context and metrics, routing", "the whole request")
+    print(f"\nWhere /sklearn's request time goes, in-process (medians):{'1 row':>16}{f'{rows} rows':>14}")
+    for name, first, second in zip(names, one, many, strict=True):
+        print(f"  {name:<56} {first * 1000:8.3f} ms {second * 1000:9.3f} ms")
+
+
+def worst_bodies(repeats: int) -> None:
+    """The slowest bodies a droid could send within Lambda's 6 MB request limit, answered in-process."""
+    size = 5_900_000
+    row = "[0.12345678901234567, 1.2345678901234567, 12.345678901234567, 0.00012345678901234]"
+    bodies = {
+        "5.9 MB of [NaN] rows": "[" + ",".join(["[NaN]"] * (size // 6)) + "]",
+        "5.9 MB of 1e400 values": "[" + ",".join(["[1e400, 1e400, 1e400, 1e400]"] * (size // 29)) + "]",
+        "5.9 MB of valid rows": "[" + ",".join([row] * (size // len(row))) + "]",
+        "1 MB of [NaN] rows, the most read twice": "[" + ",".join(["[NaN]"] * ((1 << 20) // 6 - 10)) + "]",
+        "10,000 rows of 17-digit values, one NaN": "[" + ",".join([row] * 9_999 + ["[NaN, 1, 2, 3]"]) + "]",
+        "1 MB of nested brackets": "[" * (1 << 20),
+    }
+    handler, context = handler_of("astromech"), FakeLambdaContext()
+    print(f"\nWorst bodies, in-process on /astromech (median of {repeats}): status and function time")
+    worst = 0.0
+    for name, crystal_data in bodies.items():
+        event = proxy_event("astromech", '{"model": "pytorch", "crystalData": ' + crystal_data + "}")
+        with contextlib.redirect_stdout(io.StringIO()):
+            status = handler.lambda_handler(event, context)["statusCode"]
+            seconds = median_seconds(partial(handler.lambda_handler, event, context), repeats)
+        worst = max(worst, seconds)
+        print(f"  {name:<42} {status}  {seconds * 1000:7.1f} ms")
+    print(f"  worst: {worst * 1000:.1f} ms")
+
+
+def main(arguments: list[str]) -> None:
+    rows, repeats, artifacts = int(arguments[0]), int(arguments[1]), Path(arguments[2])
+    request_latency(rows, repeats, SeedStyle(artifacts))
+    request_stages(rows, repeats)
+    worst_bodies(max(3, repeats // 4))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,1 @@
+"""What only the tests use: fakes, builders and the native models to compare the service with."""

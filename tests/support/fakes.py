@@ -1,0 +1,27 @@
+"""Fakes for the tests: a clock that moves by given steps, and a bucket of built models on moto's S3."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+class SteppingClock:
+    """time.perf_counter for a test: each call moves the clock on by the next step, in seconds."""
+
+    def __init__(self, *steps: float) -> None:
+        self.now = 100.0
+        self.steps = iter(steps)
+
+    def __call__(self) -> float:
+        self.now += next(self.steps, 0.0)
+        return self.now
+
+
+BUCKET = "kyber-models"
+PREFIX = "releases/2026-11-26/"
+
+
+def upload(s3: Any, folder: Path, prefix: str = PREFIX) -> None:
+    for path in folder.iterdir():
+        s3.upload_file(str(path), BUCKET, prefix + path.name)
