@@ -30,7 +30,7 @@ DOCUMENT = REPO / "openapi.json"
 SAMPLE_ROWS = [[0.92, 0.12, 0.31, 0.09], [6.2, 2.9, 4.3, 1.3]]
 # The default models' answer to SAMPLE_ROWS, recorded through sam local start-api: live scores can
 # differ in their last digits between CPUs, and the document must be the same wherever it is generated.
-RECORDED_ANSWER = {
+RECORDED_ANSWER: dict[str, dict[str, Any]] = {
     "sklearn": {
         "prediction": ["blue", "green"],
         "scores": [

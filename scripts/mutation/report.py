@@ -42,7 +42,7 @@ def main() -> None:
     )
     for meta in sorted(Path("mutants/src/kyber").glob("*.py.meta")):
         codes = json.loads(meta.read_text())["exit_code_by_key"]
-        counts = Counter()
+        counts: Counter[str] = Counter()
         for name, code in codes.items():
             if code in KILLED:
                 counts["killed"] += 1

@@ -29,7 +29,7 @@ def edit_manifest(change: Callable[[dict], None]) -> Callable[[Path], None]:
     return edit
 
 
-FAULTS: dict[str, tuple[Callable[[Path], None], str]] = {
+FAULTS: dict[str, tuple[Callable[[Path], object], str]] = {
     "missing model file": (lambda models: (models / "sklearn.onnx").unlink(), r"/sklearn\.onnx is missing"),
     "hash mismatch": (append_a_byte, r"/pytorch\.onnx has sha256 [0-9a-f]{64}, the manifest says [0-9a-f]{64}"),
     "missing manifest": (lambda models: (models / "manifest.json").unlink(), r"cannot read .*/manifest\.json"),

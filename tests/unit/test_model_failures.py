@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from http import HTTPStatus
-from types import ModuleType
+from typing import Any
 
 import numpy as np
 import pytest
@@ -32,7 +32,7 @@ class WrongShapeSession:
         return [np.full((len(batch), 2), 0.5)]
 
 
-def with_session(handler: ModuleType, model: str, session: object) -> None:
+def with_session(handler: Any, model: str, session: object) -> None:
     """Give the handler's model a fake ONNX Runtime session, as if the real one misbehaved."""
     models = dict(handler.classifier.models)
     models[model] = dataclasses.replace(models[model], session=session)
@@ -42,7 +42,7 @@ def with_session(handler: ModuleType, model: str, session: object) -> None:
 @pytest.mark.parametrize("session", [ExplodingSession(), NaNSession(), WrongShapeSession()])
 @pytest.mark.parametrize("route", ["sklearn", "pytorch"])
 def test_failing_model_is_a_generic_500_with_the_request_id(handler_module, lambda_context, capfd, route, session):
-    # Given an route whose model misbehaves
+    # Given a route whose model misbehaves
     handler = handler_module(route)
     with_session(handler, route, session)
     capfd.readouterr()
