@@ -1,9 +1,25 @@
-"""Fakes for the tests: a clock that moves by given steps, and a bucket of built models on moto's S3."""
+"""Fakes for the tests: an ONNX Runtime session that fails on given rows, a clock that moves by given steps, and a
+bucket of built models on moto's S3."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+
+
+class NonFiniteRows:
+    """An ONNX Runtime session stand-in that scores every row 1/3 each, except the given rows: NaN."""
+
+    def __init__(self, *rows: int) -> None:
+        self.rows = list(rows)
+
+    def run(self, _: object, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        (batch,) = feeds.values()
+        scores = np.full((len(batch), 3), 1 / 3)
+        scores[self.rows] = np.nan
+        return [scores]
 
 
 class SteppingClock:

@@ -12,29 +12,40 @@ from scripts.harness.events import SAMPLE_ROW, body_for, json_event, proxy_event
 from scripts.project import routes
 from tests.support.service import configure_service
 
+NOT_JSON = "request body is not valid JSON: "
+EMPTY = "request body is empty; expected a JSON object"
+# Each body that is not a JSON object, and what the droid is told.
 UNREADABLE_BODIES = {
-    "not JSON": "crystalData: lots",
-    "truncated": '{"crystalData": [[5.1, 3.5, 1.4, 0.2]',
-    "empty": "",
-    "blank": "  \n ",
-    "absent": None,
-    "trailing garbage": '{"crystalData": [[5.1, 3.5, 1.4, 0.2]]} x',
-    "array, not object": "[[5.1, 3.5, 1.4, 0.2]]",
-    "string, not object": '"crystalData"',
-    "number, not object": "42",
-    "null, not object": "null",
+    "not JSON": (
+        "crystalData: lots",
+        NOT_JSON + "unexpected character, expected a JSON value: line 1 column 1 (char 0)",
+    ),
+    "truncated": (
+        '{"crystalData": [[5.1, 3.5, 1.4, 0.2]',
+        NOT_JSON + "unexpected end of data: line 1 column 38 (char 37)",
+    ),
+    "empty": ("", EMPTY),
+    "blank": ("  \n ", EMPTY),
+    "absent": (None, EMPTY),
+    "trailing garbage": (
+        '{"crystalData": [[5.1, 3.5, 1.4, 0.2]]} x',
+        NOT_JSON + "unexpected content after document: line 1 column 41 (char 40)",
+    ),
+    "array, not object": ("[[5.1, 3.5, 1.4, 0.2]]", "request body must be a JSON object, got a list"),
+    "string, not object": ('"crystalData"', "request body must be a JSON object, got a string"),
+    "number, not object": ("42", "request body must be a JSON object, got a number"),
+    "null, not object": ("null", "request body must be a JSON object, got null"),
 }
 
 
 @pytest.mark.parametrize("route", routes())
-@pytest.mark.parametrize("body", UNREADABLE_BODIES.values(), ids=UNREADABLE_BODIES.keys())
-def test_body_that_is_not_a_json_object_is_422(invoke, route, body):
+@pytest.mark.parametrize(("body", "message"), UNREADABLE_BODIES.values(), ids=UNREADABLE_BODIES.keys())
+def test_body_that_is_not_a_json_object_is_422(invoke, route, body, message):
     # When a droid sends a body that is not a JSON object
     answer = invoke(route, proxy_event(route, body))
-    # Then it is told so, in JSON
+    # Then it is told what is wrong with it, in JSON
     assert answer.status == HTTPStatus.UNPROCESSABLE_ENTITY
-    assert answer.body["message"]
-    assert "Traceback" not in answer.raw_body
+    assert answer.body == {"message": message}
 
 
 BAD_CRYSTAL_DATA = {

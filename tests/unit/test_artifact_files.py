@@ -1,0 +1,128 @@
+"""The models folder's own files: the labels file's rules, and the manifest as the build writes it and the service
+reads it, every wrong field named with its path."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from kyber.errors import ModelArtifactError
+from kyber.labels import LabelsFileError, parse_labels
+from kyber.manifest import Manifest
+from kyber.registry import ModelRegistry
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("'blue'", "labels file must hold a non-empty list"),
+        ("[]", "labels file must hold a non-empty list"),
+        ("['blue', '']", "every label must be a non-empty string"),
+        ("['blue', 3]", "every label must be a non-empty string"),
+        ("['blue', 'blue']", "labels must be distinct"),
+        ("['blue', 'green'", "labels file is not a Python literal"),
+    ],
+)
+def test_a_labels_file_that_is_not_a_list_of_distinct_names_is_refused(text, reason):
+    with pytest.raises(LabelsFileError) as refused:
+        parse_labels(text)
+    assert str(refused.value) == reason
+
+
+def test_labels_may_be_a_tuple_and_surrounding_whitespace_is_ignored():
+    assert parse_labels("\n ('blue', 'green', 'yellow') \n") == ("blue", "green", "yellow")
+
+
+def test_a_labels_file_that_does_not_parse_is_refused_naming_it_and_why(models_dir, tmp_path):
+    # Given a models folder whose labels file, hashed into its manifest, holds a bare string
+    copy = tmp_path / "models"
+    shutil.copytree(models_dir, copy)
+    (copy / "output_labels.txt").write_text("'blue'\n")
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["labels_file"]["sha256"] = hashlib.sha256(b"'blue'\n").hexdigest()
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    # Then the registry refuses it, naming the file and what is wrong with it
+    with pytest.raises(ModelArtifactError) as refused:
+        ModelRegistry(copy)
+    assert str(refused.value) == f"{copy / 'output_labels.txt'}: labels file must hold a non-empty list"
+
+
+def test_the_manifest_is_written_with_two_space_indents_and_a_final_newline(default_build):
+    models_dir, manifest = default_build
+    text = manifest.to_json()
+    assert text.startswith('{\n  "format": 1,\n  "labels": [\n    "blue",')
+    assert text.endswith("}\n")
+    assert (models_dir / "manifest.json").read_text() == text
+
+
+def test_a_manifest_of_another_format_is_refused_saying_which_format_is_read(tmp_path):
+    with pytest.raises(ModelArtifactError) as refused:
+        Manifest.from_json(b'{"format": 2}', tmp_path / "manifest.json")
+    assert str(refused.value) == f"{tmp_path / 'manifest.json'} is not manifest format 1"
+
+
+def mutated_manifest(default_build, change) -> bytes:
+    """The default build's manifest with one change applied to its parsed form."""
+    document = json.loads(default_build[1].to_json())
+    change(document)
+    return json.dumps(document).encode()
+
+
+def set_field(*path_and_value):
+    *path, key, value = path_and_value
+
+    def change(document):
+        for step in path:
+            document = document[step]
+        document[key] = value
+
+    return change
+
+
+def drop_field(*path):
+    *parents, key = path
+
+    def change(document):
+        for step in parents:
+            document = document[step]
+        del document[key]
+
+    return change
+
+
+PARITY = "m.json > models > sklearn > parity"
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (set_field("models", "sklearn", "parity", "max_abs_diff", True), f"{PARITY}: 'max_abs_diff' must be a number"),
+        (set_field("models", "sklearn", "parity", "max_abs_diff", "4"), f"{PARITY}: 'max_abs_diff' must be a number"),
+        (set_field("models", "sklearn", "file", 4), "m.json > models > sklearn: 'file' must be a str"),
+        (set_field("models", "sklearn", "parity", []), "m.json > models > sklearn: 'parity' must be a dict"),
+        (drop_field("models", "sklearn", "parity", "tolerance"), f"{PARITY} has no 'tolerance'"),
+        (set_field("feature_count", 4.0), "m.json: 'feature_count' must be a int"),
+    ],
+)
+def test_a_manifest_field_missing_or_of_the_wrong_kind_is_refused_naming_its_path_and_kind(
+    default_build, change, reason
+):
+    with pytest.raises(ModelArtifactError) as refused:
+        Manifest.from_json(mutated_manifest(default_build, change), Path("m.json"))
+    assert str(refused.value) == reason
+
+
+def test_a_manifest_that_is_not_an_object_is_refused():
+    with pytest.raises(ModelArtifactError) as refused:
+        Manifest.from_json(b"[]", Path("m.json"))
+    assert str(refused.value) == "m.json must be a JSON object"
+
+
+@pytest.mark.parametrize("value", [0, 2.5e-16])
+def test_a_manifest_number_may_be_an_integer_or_a_float(default_build, value):
+    raw = mutated_manifest(default_build, set_field("models", "sklearn", "parity", "max_abs_diff", value))
+    assert Manifest.from_json(raw, Path("m.json")).models["sklearn"].parity.max_abs_diff == float(value)
