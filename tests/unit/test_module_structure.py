@@ -1,5 +1,6 @@
-"""How the code hangs together: no import loop, the models build apart from the serving code, no tracing
-SDK, AWS SDK or web framework on a function's init path, and error statuses that follow the error classes."""
+"""How the code hangs together: no import loop, every import pointing down (tests -> tooling -> functions ->
+layers), the models build apart from the serving code, no tracing SDK, AWS SDK or web framework on a function's
+init path, and error statuses that follow the error classes."""
 
 from __future__ import annotations
 
@@ -17,13 +18,23 @@ import build_models_layer
 import kyber
 from kyber.api import status_of
 from kyber.errors import BatchTooLargeError, CrystalBatchError, ModelChoiceError, ServiceError
-from scripts.project import REPO
+from scripts.harness.events import load_event
+from scripts.project import REPO, routes
 from tests.support.service import TEST_ENVIRONMENT
 
 # Where the layer's package and the models build are imported from (the repository, or a copy of it).
 KYBER_ROOT = Path(kyber.__file__).resolve().parent.parent
 MODELS_ROOT = Path(build_models_layer.__file__).resolve().parent
-PROJECT_PACKAGES = ("kyber", "functions", "scripts", "build_models_layer", "crystal_mlp", "train_default_models")
+MODELS_LAYER = ("build_models_layer", "crystal_mlp", "train_default_models")
+PROJECT_PACKAGES = ("kyber", "functions", "scripts", "tests", *MODELS_LAYER)
+# What each part of the project may import, besides itself: the arrows point from tests down to the layers.
+MAY_IMPORT = {
+    "kyber": set(),
+    **{module: {"kyber", *MODELS_LAYER} for module in MODELS_LAYER},
+    "functions": {"kyber"},
+    "scripts": {"kyber", "functions", *MODELS_LAYER},
+    "tests": set(PROJECT_PACKAGES),
+}
 
 
 def module_name(path: Path) -> str:
@@ -50,7 +61,8 @@ def import_graph() -> dict[str, set[str]]:
         *(KYBER_ROOT / "kyber").glob("*.py"),
         *MODELS_ROOT.glob("*.py"),
         *(REPO / "functions").glob("*/app.py"),
-        *(REPO / "scripts").glob("*.py"),
+        *(REPO / "scripts").rglob("*.py"),
+        *(REPO / "tests").rglob("*.py"),
     ]
     modules = {module_name(path): path for path in files}
     return {name: project_imports(path) & modules.keys() for name, path in modules.items()}
@@ -69,6 +81,19 @@ def test_no_module_of_the_project_imports_itself_through_others():
         return False
 
     assert [name for name in graph if reaches(name, name, set())] == []
+
+
+def test_every_import_points_down_from_tests_to_tooling_to_functions_to_layers():
+    graph = import_graph()
+    assert "scripts.perf.benchmark" in graph
+    assert "tests.conftest" in graph
+    upward = {
+        (name, imported)
+        for name, imports in graph.items()
+        for imported in imports
+        if imported.split(".")[0] != name.split(".")[0] and imported.split(".")[0] not in MAY_IMPORT[name.split(".")[0]]
+    }
+    assert upward == set()
 
 
 def imported_by(statement: str, environment: dict[str, str]) -> set[str]:
@@ -98,7 +123,7 @@ def test_a_functions_init_imports_no_tracing_sdk_no_aws_sdk_and_no_event_handler
     assert f"functions.{route}.app" in modules
     assert "onnxruntime" in modules
     assert not [name for name in modules if name.split(".")[0] in {"aws_xray_sdk", "boto3"}]
-    # Routing is kyber.api's: Powertools' event handler took 70-80 ms of the init to import.
+    # Routing is kyber.api's: Powertools' event handler is a noticeable part of a cold start to import (README).
     assert not [name for name in modules if name.startswith("aws_lambda_powertools.event_handler")]
     # Powertools imports the bare botocore package (0.6 ms, none of its modules) to tag its user agent.
     assert not [name for name in modules if name.startswith("botocore.")]
@@ -124,3 +149,13 @@ class ServiceBusyError(ServiceError):
 )
 def test_an_errors_status_is_that_of_its_nearest_class_in_the_table(error: ServiceError, status: HTTPStatus):
     assert status_of(error) == status
+
+
+def test_the_not_found_answer_names_every_route_of_the_template(invoke):
+    # Given a request for a path no function serves
+    event = load_event("sklearn_single.json")
+    event["path"] = "/tensorflow"
+    # When it is answered, then the 404 names the template's routes, in its order
+    answer = invoke("sklearn", event)
+    *first, last = [f"/{route}" for route in routes()]
+    assert answer.body == {"message": f"no such route; POST {', '.join(first)} or {last}"}
