@@ -14,6 +14,7 @@ import pytest
 from build_models_layer import build_models_layer
 from kyber.manifest import sha256_of
 from scripts.harness.events import json_event, load_event, proxy_event
+from scripts.project import routes
 from tests.support.native_models import native_probabilities
 from tests.support.service import DEFAULT_ARTIFACTS, DEFAULT_LABELS, NATIVE_TOLERANCE, configure_service
 
@@ -50,7 +51,7 @@ def test_astromech_answers_as_the_chosen_models_route(invoke, model):
     assert chosen.body == direct.body
 
 
-@pytest.mark.parametrize("route", ["sklearn", "pytorch", "astromech"])
+@pytest.mark.parametrize("route", routes())
 def test_rows_keep_request_order(invoke, route):
     # Given a batch whose rows belong to different colours, and the same batch reversed
     rows = json.loads(load_event("sklearn_batch.json")["body"])["crystalData"]

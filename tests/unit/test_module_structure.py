@@ -117,7 +117,7 @@ def test_the_models_build_does_not_import_the_serving_code():
     assert not any(name.startswith("aws_lambda_powertools") for name in modules)
 
 
-@pytest.mark.parametrize("route", ["sklearn", "pytorch", "astromech"])
+@pytest.mark.parametrize("route", routes())
 def test_a_functions_init_imports_no_tracing_sdk_no_aws_sdk_and_no_event_handler(built_models: Path, route: str):
     modules = imported_by(f"import functions.{route}.app", {**TEST_ENVIRONMENT, "KYBER_MODELS_DIR": str(built_models)})
     assert f"functions.{route}.app" in modules

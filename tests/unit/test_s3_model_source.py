@@ -13,11 +13,12 @@ from kyber.model_source import split_s3_uri
 from kyber.registry import get_registry
 from kyber.settings import Settings, SettingsError
 from scripts.harness.events import load_event
+from scripts.project import routes
 from tests.support.fakes import BUCKET, PREFIX, upload
 from tests.support.service import configure_service
 
 
-@pytest.mark.parametrize("route", ["sklearn", "pytorch", "astromech"])
+@pytest.mark.parametrize("route", routes())
 def test_models_fetched_from_s3_answer_as_the_models_layer(
     model_bucket, built_models, handler_module, lambda_context, monkeypatch, route
 ):
