@@ -17,12 +17,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from scripts.harness.local_api import LocalApi, lambda_base_image, post_ok, start_local_api
+from scripts.perf.timing import median_seconds
 from scripts.project import REPO, built_models, process_environment, routes, service_environment
 
 ARTIFACTS = REPO / "layers" / "models" / "artifacts"
@@ -56,15 +56,6 @@ def probe_output(arguments: list[str]) -> tuple[float, Any]:
 def run_probe(probe: str, argument: str) -> tuple[float, float]:
     seconds, printed = probe_output(["-m", f"scripts.perf.probes.{probe}", argument])
     return seconds, printed["max_rss_mb"]
-
-
-def median_seconds(action: Callable[[], object], repeats: int) -> float:
-    timings = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        action()
-        timings.append(time.perf_counter() - started)
-    return statistics.median(timings)
 
 
 def cold_starts(repeats: int) -> None:

@@ -15,7 +15,7 @@ import json
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 from types import ModuleType
@@ -28,6 +28,7 @@ from crystal_mlp import CrystalMLP
 from kyber.responses import prediction_json
 from kyber.validation import collection_paused, parse_crystal_batch, parse_json_body, require_object
 from scripts.harness.events import FakeLambdaContext, json_event, proxy_event
+from scripts.perf.timing import median_seconds
 from scripts.project import routes
 
 SAMPLE = [[0.92, 0.12, 0.31, 0.09]]
@@ -38,15 +39,6 @@ REQUEST_STAGES = (
     "the model (ONNX Runtime)",
     "the answer written",
 )
-
-
-def median_seconds(action: Callable[[], object], repeats: int) -> float:
-    timings = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        action()
-        timings.append(time.perf_counter() - started)
-    return statistics.median(timings)
 
 
 def handler_of(route: str) -> ModuleType:
