@@ -191,7 +191,7 @@ install_runtime() {
   rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* \
     "$root"/usr/share/{doc,info,locale,man}
   # Host pip can only byte-compile for its own Python; without 3.13 .pyc files
-  # every cold start would compile boto3 again (~0.25 s more).
+  # every cold start would compile boto3 again.
   chroot "$root" /usr/bin/python3.13 -m compileall -q /var/runtime >/dev/null
   write_bootstrap "$root/var/runtime"
   local f
@@ -268,7 +268,7 @@ remove_stale_derived_images() {
 }
 
 # SAM rebuilds its image of the template's layers under the same tag whenever a build changes them:
-# the image it replaced stays behind untagged, about 180 MB each.
+# the image it replaced stays behind untagged, the size of the layers each time.
 # Those are the untagged images built on the base image.
 replaced_sam_images() {
   local base_id img
