@@ -237,6 +237,40 @@ def test_a_new_parameter_value_publishes_versions_exactly_when_the_functions_rea
         assert after == before
 
 
+def without_conditions(template: dict[str, Any]) -> dict[str, Any]:
+    """The template with every resource and output unconditional, as AWS::LanguageExtensions evaluates
+    their expressions whatever their conditions say."""
+    unconditional = copy.deepcopy(template)
+    for section in ("Resources", "Outputs"):
+        for entry in unconditional[section].values():
+            entry.pop("Condition", None)
+    return unconditional
+
+
+@pytest.mark.parametrize("model_source", ["", MODEL_RELEASE])
+def test_every_expression_evaluates_for_the_default_and_an_s3_model_source(model_source: str) -> None:
+    # When AWS::LanguageExtensions evaluates every resource's expressions, conditions aside
+    template = language_extensions(without_conditions(source_template()), {"ModelSource": model_source})
+    # Then none fails, and the read policy names the release's prefix, or nothing when there is none
+    resource = template["Resources"]["ModelSourceReadPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+    assert resource["Resource"] == f"arn:aws:s3:::{model_source.removeprefix('s3://')}*"
+
+
+def test_functions_read_only_the_model_release_they_serve_and_nothing_without_one() -> None:
+    template = deployed(ModelSource=MODEL_RELEASE)
+    policy = template["Resources"]["ModelSourceReadPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert policy == [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{MODEL_RELEASE[5:]}*"}]
+    for function in FUNCTIONS:
+        role = template["Resources"][f"{function}Role"]["Properties"]
+        assert {"Ref": "ModelSourceReadPolicy"} in role["ManagedPolicyArns"]
+    # Without a model source, CloudFormation skips the policy, and no role names it
+    default = deployed()
+    assert default["Resources"]["ModelSourceReadPolicy"]["Condition"] == "HasModelSource"
+    for function in FUNCTIONS:
+        role = default["Resources"][f"{function}Role"]["Properties"]
+        assert {"Ref": "ModelSourceReadPolicy"} not in role.get("ManagedPolicyArns", [])
+
+
 def test_each_deployment_shifts_traffic_by_canary_and_rolls_back_on_any_alarm() -> None:
     template = deployed()
     for function in FUNCTIONS:
