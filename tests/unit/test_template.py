@@ -12,6 +12,7 @@ import copy
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Mapping
 from functools import cache
 from typing import Any
@@ -399,16 +400,37 @@ def test_keys_switched_off_leave_no_key_no_plan_and_no_method_asking_for_one() -
     assert stage["Properties"]["MethodSettings"][0]["ThrottlingRateLimit"] == "67"
 
 
-def test_every_functions_log_group_is_its_default_one_with_retention() -> None:
+def references_in(node: Any) -> set[str]:
+    """The logical ids a piece of the transformed template refers to (Ref, Fn::GetAtt, Fn::Sub)."""
+    if isinstance(node, dict):
+        if set(node) == {"Ref"}:
+            return {node["Ref"]}
+        if set(node) == {"Fn::GetAtt"}:
+            return {node["Fn::GetAtt"][0]}
+        if set(node) == {"Fn::Sub"}:
+            text = node["Fn::Sub"] if isinstance(node["Fn::Sub"], str) else node["Fn::Sub"][0]
+            return {name.split(".")[0] for name in re.findall(r"\$\{([^}!]+)\}", text)}
+        return set().union(*map(references_in, node.values()))
+    if isinstance(node, list):
+        return set().union(*map(references_in, node))
+    return set()
+
+
+def test_every_function_logs_to_its_stacks_log_group_made_before_it_with_retention() -> None:
     template = deployed(LogRetentionDays="90")
-    log_groups = resources_of_type(template, "AWS::Logs::LogGroup")
-    for function in FUNCTIONS:
-        (group,) = (
-            group["Properties"]
-            for group in log_groups.values()
-            if group["Properties"]["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/${{{function}}}"}
-        )
-        assert group["RetentionInDays"] == "90"
+    for function, path in FUNCTIONS.items():
+        # Given the log group the function names as its own
+        logging_config = template["Resources"][function]["Properties"]["LoggingConfig"]
+        group_name = logging_config["LogGroup"]["Ref"]
+        group = template["Resources"][group_name]
+        # Then CloudFormation makes the group first: the function refers to it, the group to nothing
+        assert group["Type"] == "AWS::Logs::LogGroup"
+        assert references_in(group["Properties"]) == set()
+        assert group["Properties"] == {
+            "LogGroupName": f"/aws/lambda/{STACK.stack_name}{path}",
+            "RetentionInDays": "90",
+        }
+        assert logging_config["LogFormat"] == "JSON"
 
 
 def test_every_function_has_reserved_concurrency_and_lambdas_json_logs() -> None:
