@@ -30,7 +30,8 @@ from samcli.yamlhelper import yaml_parse
 from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 
-from tests.conftest import REPO
+from scripts.lambda_events import FakeLambdaContext
+from tests.conftest import REPO, TEST_ENVIRONMENT
 
 FUNCTIONS = {"SklearnFunction": "/sklearn", "PytorchFunction": "/pytorch", "AstromechFunction": "/astromech"}
 METHODS = ("post", "x-amazon-apigateway-any-method")
@@ -283,17 +284,17 @@ def test_each_deployment_shifts_traffic_by_canary_and_rolls_back_on_any_alarm() 
         assert "DEPLOYMENT_STOP_ON_ALARM" in group["AutoRollbackConfiguration"]["Events"]
         alarms = {alarm["Name"]["Ref"] for alarm in group["AlarmConfiguration"]["Alarms"]}
         assert group["AlarmConfiguration"]["Enabled"] is True
-        own_errors = f"{function.removesuffix('Function')}ErrorsAlarm"
-        assert alarms == {own_errors, "ApiServerErrorsAlarm", "ApiLatencyAlarm"}
+        own = function.removesuffix("Function")
+        assert alarms == {f"{own}FailuresAlarm", f"{own}ErrorsAlarm", "ApiServerErrorsAlarm", "ApiLatencyAlarm"}
 
 
-def test_a_development_stack_deploys_all_at_once_still_watched_by_the_alarms() -> None:
+def test_a_development_stack_deploys_all_at_once_with_the_same_alarms_configured() -> None:
     template = deployed(DeploymentType="AllAtOnce")
     groups = resources_of_type(template, "AWS::CodeDeploy::DeploymentGroup")
     assert len(groups) == len(FUNCTIONS)
     for group in groups.values():
         assert group["Properties"]["DeploymentConfigName"]["Fn::Sub"][1] == {"ConfigName": "AllAtOnce"}
-        assert len(group["Properties"]["AlarmConfiguration"]["Alarms"]) == 3
+        assert len(group["Properties"]["AlarmConfiguration"]["Alarms"]) == 4
 
 
 def test_a_functions_errors_alarm_watches_the_new_version_behind_its_alias() -> None:
@@ -309,6 +310,41 @@ def test_a_functions_errors_alarm_watches_the_new_version_behind_its_alias() -> 
             "Resource": {"Fn::Sub": f"${{{function}}}:live"},
             "ExecutedVersion": {"Fn::GetAtt": [version_name, "Version"]},
         }
+
+
+def test_a_functions_failures_alarm_counts_the_500s_its_new_version_answers(capsys: pytest.CaptureFixture[str]) -> None:
+    from kyber.api import count_failure
+
+    # Given the metric line the layer writes for a request it answers with a 500
+    count_failure(
+        FakeLambdaContext(function_name="kyber-crystal-classifier-SklearnFunction-1a2b", function_version="7")
+    )
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    (directive,) = line["_aws"]["CloudWatchMetrics"]
+    ((metric_name, _),) = ((metric["Name"], metric["Unit"]) for metric in directive["Metrics"])
+    (dimension_names,) = directive["Dimensions"]
+    assert {name: line[name] for name in dimension_names} == {
+        "function_name": "kyber-crystal-classifier-SklearnFunction-1a2b",
+        "function_version": "7",
+        "service": TEST_ENVIRONMENT["POWERTOOLS_SERVICE_NAME"],
+    }
+    template = deployed()
+    for function in FUNCTIONS:
+        # Then each function's alarm counts that metric, by its name and the version `live` moves to
+        alarm = template["Resources"][f"{function.removesuffix('Function')}FailuresAlarm"]["Properties"]
+        assert (alarm["Namespace"], alarm["MetricName"]) == (directive["Namespace"], metric_name)
+        version_name = template["Resources"][alias_of(function)]["Properties"]["FunctionVersion"]["Fn::GetAtt"][0]
+        service = template["Resources"][function]["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
+        assert {dimension["Name"]: dimension["Value"] for dimension in alarm["Dimensions"]} == {
+            "function_name": {"Ref": function},
+            "function_version": {"Fn::GetAtt": [version_name, "Version"]},
+            "service": service,
+        }
+        assert set(dimension_names) == {dimension["Name"] for dimension in alarm["Dimensions"]}
+        # and any one failure in a minute rolls the deployment back
+        assert (alarm["Statistic"], alarm["Period"], alarm["EvaluationPeriods"]) == ("Sum", 60, 1)
+        assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
+        assert alarm["TreatMissingData"] == "notBreaching"
 
 
 def test_the_api_alarms_watch_this_apis_stage_for_5xx_rate_and_p99_latency() -> None:
