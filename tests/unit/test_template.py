@@ -258,6 +258,28 @@ def test_every_expression_evaluates_for_the_default_and_an_s3_model_source(model
     assert resource["Resource"] == f"arn:aws:s3:::{model_source.removeprefix('s3://')}*"
 
 
+RELEASE_HASH = MODEL_RELEASE.split("/")[-2]
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [
+        ("", True),
+        (MODEL_RELEASE, True),
+        (f"s3://ml-team.models/kyber/{RELEASE_HASH}/", True),
+        (f"s3://ml-team-models/{RELEASE_HASH}/", True),
+        ("s3://ml-team-models/kyber/2026-11-26/", False),
+        (f"s3://ml-team-models/kyber/{RELEASE_HASH}", False),
+        (f"s3://ml-team-models/kyber/{RELEASE_HASH.upper()}/", False),
+        (f"s3://ml-team-models/kyber/{RELEASE_HASH}/models/", False),
+        (f"https://ml-team-models.s3.amazonaws.com/kyber/{RELEASE_HASH}/", False),
+    ],
+)
+def test_the_model_source_is_empty_or_a_release_named_after_its_manifests_hash(value: str, accepted: bool) -> None:
+    pattern = source_template()["Parameters"]["ModelSource"]["AllowedPattern"]
+    assert (re.fullmatch(pattern, value) is not None) is accepted
+
+
 def test_functions_read_only_the_model_release_they_serve_and_nothing_without_one() -> None:
     template = deployed(ModelSource=MODEL_RELEASE)
     policy = template["Resources"]["ModelSourceReadPolicy"]["Properties"]["PolicyDocument"]["Statement"]
