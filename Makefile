@@ -3,6 +3,7 @@
 #   make test    set up, build, then lint, unit and integration tests
 #   make load    set up, build, then a bounded load run through sam local start-api
 #   make mutation  mutation testing of the shared layer over the unit suite (its own venv)
+#   make smoke STACK=<name>  the smoke cases against a deployed stack's API, its URL and key from its outputs
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -25,7 +26,7 @@ export AWS_SECRET_ACCESS_KEY ?= kyber-local
 export AWS_DEFAULT_REGION ?= eu-west-1
 export AWS_MAX_ATTEMPTS ?= 1
 
-.PHONY: help setup emulator build serve test lint unit integration benchmark load mutation openapi train clean
+.PHONY: help setup emulator build serve test lint unit integration benchmark load mutation openapi train smoke clean
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -90,6 +91,14 @@ openapi: build
 
 train: $(VENV)/.installed
 	$(PYTHON) layers/models/train_default_models.py --out layers/models/artifacts
+
+# Against AWS: the caller's own credentials, region and retries (a profile too), not the local
+# stand-ins this Makefile exports when the environment has none.
+AWS_OWN := $(foreach name,AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_DEFAULT_REGION AWS_MAX_ATTEMPTS,$(if $(filter file,$(origin $(name))),-u $(name)))
+
+smoke: $(VENV)/.installed
+	@test -n "$(STACK)" || { echo "usage: make smoke STACK=<stack name> [REGION=<region>]" >&2; exit 2; }
+	env $(AWS_OWN) $(PYTHON) -m scripts.deploy.smoke --stack $(STACK) $(if $(REGION),--region $(REGION))
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,3 +1,3 @@
 """The project's tooling, one folder per role: harness/ calls the service (tests and tools alike), perf/ measures
-it, emulator/ makes SAM CLI's emulator usable here, mutation/ runs mutation testing; openapi.py writes the contract
-and project.py reads the facts the template owns."""
+it, emulator/ makes SAM CLI's emulator usable here, mutation/ runs mutation testing, deploy/ acts on a deployed
+stack; openapi.py writes the contract and project.py reads the facts the template owns."""

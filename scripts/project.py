@@ -53,9 +53,17 @@ def resources(kind: str) -> dict[str, dict[str, Any]]:
 
 
 def function_variables() -> dict[str, str]:
-    """The functions' environment variables that have a literal value in the template (Globals)."""
-    variables = template()["Globals"]["Function"]["Environment"]["Variables"]
-    return {name: value for name, value in variables.items() if isinstance(value, str)}
+    """The environment variables every function has, with the same literal value, in the template."""
+    environments = [
+        function["Properties"]["Environment"]["Variables"]
+        for function in resources("AWS::Serverless::Function").values()
+    ]
+    first, *others = environments
+    return {
+        name: value
+        for name, value in first.items()
+        if isinstance(value, str) and all(other.get(name) == value for other in others)
+    }
 
 
 def service_name() -> str:

@@ -71,6 +71,7 @@ def json_event(route: str, payload: Any) -> dict[str, Any]:
 @dataclass
 class FakeLambdaContext:
     function_name: str = "kyber-test"
+    function_version: str = "$LATEST"
     memory_limit_in_mb: int = 1024
     invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:kyber-test"
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))

@@ -47,6 +47,7 @@ def test_a_request_for_a_route_the_function_lacks_is_logged_as_rejected_and_coun
 
 
 def test_a_failed_request_is_logged_with_its_traceback_and_counted(handler_module, lambda_context, capfd):
+    lambda_context.function_name, lambda_context.function_version = "kyber-sklearn", "12"
     handler = handler_module("sklearn")
     models = {"sklearn": dataclasses.replace(handler.classifier.models["sklearn"], session=NonFiniteRows(0))}
     handler.classifier = dataclasses.replace(handler.classifier, models=models)
@@ -58,9 +59,17 @@ def test_a_failed_request_is_logged_with_its_traceback_and_counted(handler_modul
     assert failed["level"] == "ERROR"
     assert failed["request_id"] == lambda_context.aws_request_id
     assert "ModelFailureError" in failed["exception"]
+    # and counted on a line of its own, by the function and the version that answered
     (metrics,) = [record for record in records if "RequestsFailed" in record]
     assert metrics["RequestsFailed"] == [1.0]
-    assert metrics["_aws"]["CloudWatchMetrics"][0]["Metrics"] == [{"Name": "RequestsFailed", "Unit": "Count"}]
+    assert metrics["_aws"]["CloudWatchMetrics"] == [
+        {
+            "Namespace": metrics_namespace(),
+            "Dimensions": [["function_name", "function_version", "service"]],
+            "Metrics": [{"Name": "RequestsFailed", "Unit": "Count"}],
+        }
+    ]
+    assert (metrics["function_name"], metrics["function_version"]) == ("kyber-sklearn", "12")
 
 
 def test_a_model_load_is_logged_with_its_file_hashes_and_time(handler_module, built_models, capfd):

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import shutil
 from http import HTTPStatus
+from pathlib import Path
 
 import orjson
 import pytest
 
 from kyber.errors import ModelArtifactError
+from kyber.manifest import sha256_of
 from kyber.model_source import split_s3_uri
 from kyber.registry import get_registry
 from kyber.settings import Settings, SettingsError
@@ -128,4 +130,36 @@ def test_bad_row_limit_is_a_settings_error(value):
 def test_a_manifest_in_s3_that_is_not_json_is_refused_naming_where_it_was_fetched_to(model_bucket, tmp_path):
     model_bucket.put_object(Bucket=BUCKET, Key=PREFIX + "manifest.json", Body=b"{models")
     with pytest.raises(ModelArtifactError, match=rf"^{tmp_path / 'downloaded' / 'manifest.json'} is not JSON"):
+        get_registry()
+
+
+def release_prefix(folder: Path) -> str:
+    """Where the ML team uploads a built models folder: under its manifest's SHA-256."""
+    return f"releases/{sha256_of(folder / 'manifest.json')}/"
+
+
+def test_a_release_named_after_its_manifest_is_served(model_bucket, built_models, monkeypatch):
+    # Given the built models uploaded as a release, and the service pointed at it
+    upload(model_bucket, built_models, release_prefix(built_models))
+    configure_service(monkeypatch, KYBER_MODEL_SOURCE=f"s3://{BUCKET}/{release_prefix(built_models)}")
+    # When the models load, then the release's are served
+    assert (
+        get_registry().get("sklearn").version
+        == orjson.loads((built_models / "manifest.json").read_bytes())["models"]["sklearn"]["sha256"][:12]
+    )
+
+
+def test_a_release_changed_in_place_is_refused(model_bucket, built_models, tmp_path, monkeypatch):
+    # Given a release, then its manifest replaced in place by another valid one
+    release = release_prefix(built_models)
+    upload(model_bucket, built_models, release)
+    changed = tmp_path / "changed"
+    shutil.copytree(built_models, changed)
+    manifest = orjson.loads((changed / "manifest.json").read_bytes())
+    (changed / "manifest.json").write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
+    upload(model_bucket, changed, release)
+    configure_service(monkeypatch, KYBER_MODEL_SOURCE=f"s3://{BUCKET}/{release}")
+    # When the models load at the next publish, then the release is refused, naming what it found
+    found = sha256_of(changed / "manifest.json")
+    with pytest.raises(ModelArtifactError, match=f"manifest.json has sha256 {found}, not the one its release is named"):
         get_registry()

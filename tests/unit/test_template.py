@@ -1,9 +1,9 @@
 """template.yaml as CloudFormation deploys it: the production stack around the three functions.
 
-CloudFormation first runs AWS::LanguageExtensions, which settles every Fn::If from the parameter
-values (the template's conditions read parameters only), then SAM's transform. The tests do the
-same: `settle_conditions` below, then samtranslator as `sam deploy` runs it, with the code URIs
-`sam package` would upload.
+CloudFormation first runs AWS::LanguageExtensions, which resolves what it can from the parameter
+values (every Fn::If, and in Resources and Outputs every Ref to a parameter, Fn::Sub, Fn::Select...),
+then SAM's transform. The tests do the same: SAM CLI's copy of AWS::LanguageExtensions, then
+samtranslator as `sam deploy` runs it, with the code URIs `sam package` would upload.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import copy
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Mapping
 from functools import cache
 from typing import Any
@@ -19,15 +20,25 @@ from typing import Any
 import boto3
 import pytest
 from aws_lambda_powertools.shared.constants import LAMBDA_ADVANCED_LOGGING_LEVELS
+from samcli.lib.cfn_language_extensions import processors, resolvers
+from samcli.lib.cfn_language_extensions.api import IntrinsicResolverProcessor
+from samcli.lib.cfn_language_extensions.models import PseudoParameterValues, ResolutionMode, TemplateProcessingContext
+from samcli.lib.cfn_language_extensions.pipeline import ProcessingPipeline
+from samcli.lib.cfn_language_extensions.resolvers.base import IntrinsicResolver
+from samcli.lib.cfn_language_extensions.resolvers.fn_sub import PLACEHOLDER_PATTERN
 from samcli.yamlhelper import yaml_parse
 from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 
+from scripts.harness.events import FakeLambdaContext
 from scripts.project import REPO
+from tests.support.service import TEST_ENVIRONMENT
 
 FUNCTIONS = {"SklearnFunction": "/sklearn", "PytorchFunction": "/pytorch", "AstromechFunction": "/astromech"}
 METHODS = ("post", "x-amazon-apigateway-any-method")
-NO_VALUE = {"Ref": "AWS::NoValue"}
+STACK = PseudoParameterValues(region="eu-west-1", account_id="123456789012", stack_name="kyber-crystal-classifier")
+# A model release as the ML team names it: a prefix ending in its manifest's SHA-256.
+MODEL_RELEASE = "s3://kyber-models/releases/" + "0123456789abcdef" * 4 + "/"
 
 
 @cache
@@ -35,39 +46,61 @@ def source_template() -> dict[str, Any]:
     return yaml_parse((REPO / "template.yaml").read_text())
 
 
-def settle_conditions(template: dict[str, Any], parameters: Mapping[str, str]) -> dict[str, Any]:
-    """Every Fn::If replaced by the branch its condition picks (AWS::NoValue dropped), as
-    AWS::LanguageExtensions does before SAM's transform."""
+def parameter_values(template: dict[str, Any], parameters: Mapping[str, str]) -> dict[str, str]:
+    """Every parameter's value as CloudFormation passes them to the transforms: strings, defaults filled in."""
     values = {name: str(spec.get("Default", "")) for name, spec in template["Parameters"].items()}
     values.update(parameters)
+    return values
 
-    def holds(condition: Any) -> bool:
-        (function, arguments), *_ = condition.items()
-        if function == "Fn::Equals":
-            left, right = (values[side["Ref"]] if isinstance(side, dict) else str(side) for side in arguments)
-            return left == right
-        if function == "Fn::Not":
-            return not holds(arguments[0])
-        if function == "Condition":
-            return holds(template["Conditions"][arguments])
-        raise AssertionError(f"the tests cannot settle {function}")
 
-    def settle(node: Any) -> Any:
-        if isinstance(node, dict):
-            if set(node) == {"Fn::If"}:
-                name, when_true, when_false = node["Fn::If"]
-                return settle(when_true if holds(template["Conditions"][name]) else when_false)
-            return {key: value for key, value in ((k, settle(v)) for k, v in node.items()) if value != NO_VALUE}
-        if isinstance(node, list):
-            return [item for item in map(settle, node) if item != NO_VALUE]
-        return node
+class SubKeepingWhatItCannotResolve(resolvers.FnSubResolver):
+    """SAM CLI's copy returns a partly resolved Fn::Sub as a bare string ("${SklearnFunction}:live");
+    CloudFormation keeps the Fn::Sub around the references only it can resolve."""
 
-    return {key: (value if key == "Conditions" else settle(value)) for key, value in template.items()}
+    def resolve(self, value: dict[str, Any]) -> Any:
+        resolved = super().resolve(value)
+        return {"Fn::Sub": resolved} if PLACEHOLDER_PATTERN.search(resolved) else resolved
+
+
+def language_extensions(template: dict[str, Any], parameters: Mapping[str, str]) -> dict[str, Any]:
+    """The template AWS::LanguageExtensions hands to SAM's transform: SAM CLI's copy of it, its own
+    default pipeline and resolvers, with the Fn::Sub above."""
+    context = TemplateProcessingContext(
+        fragment=template,
+        parameter_values=parameter_values(template, parameters),
+        pseudo_parameters=STACK,
+        resolution_mode=ResolutionMode.PARTIAL,
+    )
+    resolver = IntrinsicResolver(context)
+    for kind in (
+        resolvers.ConditionResolver,
+        resolvers.FnIfResolver,
+        resolvers.FnRefResolver,
+        resolvers.FnBase64Resolver,
+        resolvers.FnJoinResolver,
+        resolvers.FnSplitResolver,
+        SubKeepingWhatItCannotResolve,
+        resolvers.FnSelectResolver,
+        resolvers.FnLengthResolver,
+        resolvers.FnFindInMapResolver,
+        resolvers.FnToJsonStringResolver,
+    ):
+        resolver.register_resolver(kind)
+    pipeline = ProcessingPipeline(
+        [
+            processors.TemplateParsingProcessor(),
+            processors.ForEachProcessor(intrinsic_resolver=resolver),
+            IntrinsicResolverProcessor(resolver),
+            processors.DeletionPolicyProcessor(),
+            processors.UpdateReplacePolicyProcessor(),
+        ]
+    )
+    return dict(pipeline.process_template(context))
 
 
 def transformed(source: dict[str, Any], parameters: Mapping[str, str]) -> dict[str, Any]:
     """The CloudFormation template `sam deploy` would create the stack from."""
-    template = settle_conditions(copy.deepcopy(source), parameters)
+    template = language_extensions(copy.deepcopy(source), parameters)
     for resource in template["Resources"].values():
         for uri in ("CodeUri", "ContentUri"):
             if uri in resource.get("Properties", {}):
@@ -77,7 +110,7 @@ def transformed(source: dict[str, Any], parameters: Mapping[str, str]) -> dict[s
     translator = Translator(None, Parser(), boto_session=boto3.Session(region_name="eu-west-1"))
     # samtranslator logs a notice per function about a feature toggle it has no config for.
     logging.getLogger("samtranslator").setLevel(logging.ERROR)
-    return dict(translator.translate(template, dict(parameters), get_managed_policy_map=dict))
+    return dict(translator.translate(template, parameter_values(source, parameters), get_managed_policy_map=dict))
 
 
 @cache
@@ -158,6 +191,111 @@ def test_an_unchanged_template_publishes_no_new_version() -> None:
     assert published_versions(deployed()) == published_versions(transformed(source_template(), {}))
 
 
+def parameters_in(node: Any) -> set[str]:
+    """The template parameters a piece of the template refers to."""
+    if isinstance(node, dict):
+        if set(node) == {"Ref"} and node["Ref"] in source_template()["Parameters"]:
+            return {node["Ref"]}
+        return set().union(*map(parameters_in, node.values()))
+    if isinstance(node, list):
+        return set().union(*map(parameters_in, node))
+    return set()
+
+
+def parameters_the_functions_read() -> set[str]:
+    """Parameters that reach what a function runs with: its environment and Lambda's logging of it."""
+    template = source_template()
+    settings = [template["Globals"]["Function"], *(template["Resources"][name]["Properties"] for name in FUNCTIONS)]
+    return set().union(
+        *(parameters_in(part.get(key, {})) for part in settings for key in ("Environment", "LoggingConfig"))
+    )
+
+
+def another_value(name: str) -> str:
+    """An allowed value of the parameter other than its default."""
+    spec = source_template()["Parameters"][name]
+    default = str(spec.get("Default", ""))
+    if "AllowedValues" in spec:
+        return next(str(value) for value in spec["AllowedValues"] if str(value) != default)
+    if name == "ModelSource":
+        return MODEL_RELEASE
+    assert spec["Type"] == "Number", f"no other value known for {name}"
+    return str(int(default) - 1 if int(default) + 1 > spec.get("MaxValue", float("inf")) else int(default) + 1)
+
+
+def test_the_functions_read_the_row_limit_the_log_level_and_the_model_source() -> None:
+    assert parameters_the_functions_read() == {"MaxRows", "LogLevel", "ModelSource"}
+
+
+@pytest.mark.parametrize("parameter", sorted(source_template()["Parameters"]))
+def test_a_new_parameter_value_publishes_versions_exactly_when_the_functions_read_it(parameter: str) -> None:
+    # Given the stack as deployed, and deployed again with another value of one parameter
+    before = published_versions(deployed())
+    after = published_versions(deployed(**{parameter: another_value(parameter)}))
+    if parameter in parameters_the_functions_read():
+        # Then a function that reads it publishes a new version, for `live` to move to through the canary
+        assert before.isdisjoint(after)
+    else:
+        # Then no version is published: Lambda refuses to publish one with nothing changed in it
+        assert after == before
+
+
+def without_conditions(template: dict[str, Any]) -> dict[str, Any]:
+    """The template with every resource and output unconditional, as AWS::LanguageExtensions evaluates
+    their expressions whatever their conditions say."""
+    unconditional = copy.deepcopy(template)
+    for section in ("Resources", "Outputs"):
+        for entry in unconditional[section].values():
+            entry.pop("Condition", None)
+    return unconditional
+
+
+@pytest.mark.parametrize("model_source", ["", MODEL_RELEASE])
+def test_every_expression_evaluates_for_the_default_and_an_s3_model_source(model_source: str) -> None:
+    # When AWS::LanguageExtensions evaluates every resource's expressions, conditions aside
+    template = language_extensions(without_conditions(source_template()), {"ModelSource": model_source})
+    # Then none fails, and the read policy names the release's prefix, or nothing when there is none
+    resource = template["Resources"]["ModelSourceReadPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+    assert resource["Resource"] == f"arn:aws:s3:::{model_source.removeprefix('s3://')}*"
+
+
+RELEASE_HASH = MODEL_RELEASE.split("/")[-2]
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [
+        ("", True),
+        (MODEL_RELEASE, True),
+        (f"s3://ml-team.models/kyber/{RELEASE_HASH}/", True),
+        (f"s3://ml-team-models/{RELEASE_HASH}/", True),
+        ("s3://ml-team-models/kyber/2026-11-26/", False),
+        (f"s3://ml-team-models/kyber/{RELEASE_HASH}", False),
+        (f"s3://ml-team-models/kyber/{RELEASE_HASH.upper()}/", False),
+        (f"s3://ml-team-models/kyber/{RELEASE_HASH}/models/", False),
+        (f"https://ml-team-models.s3.amazonaws.com/kyber/{RELEASE_HASH}/", False),
+    ],
+)
+def test_the_model_source_is_empty_or_a_release_named_after_its_manifests_hash(value: str, accepted: bool) -> None:
+    pattern = source_template()["Parameters"]["ModelSource"]["AllowedPattern"]
+    assert (re.fullmatch(pattern, value) is not None) is accepted
+
+
+def test_functions_read_only_the_model_release_they_serve_and_nothing_without_one() -> None:
+    template = deployed(ModelSource=MODEL_RELEASE)
+    policy = template["Resources"]["ModelSourceReadPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert policy == [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{MODEL_RELEASE[5:]}*"}]
+    for function in FUNCTIONS:
+        role = template["Resources"][f"{function}Role"]["Properties"]
+        assert {"Ref": "ModelSourceReadPolicy"} in role["ManagedPolicyArns"]
+    # Without a model source, CloudFormation skips the policy, and no role names it
+    default = deployed()
+    assert default["Resources"]["ModelSourceReadPolicy"]["Condition"] == "HasModelSource"
+    for function in FUNCTIONS:
+        role = default["Resources"][f"{function}Role"]["Properties"]
+        assert {"Ref": "ModelSourceReadPolicy"} not in role.get("ManagedPolicyArns", [])
+
+
 def test_each_deployment_shifts_traffic_by_canary_and_rolls_back_on_any_alarm() -> None:
     template = deployed()
     for function in FUNCTIONS:
@@ -169,17 +307,17 @@ def test_each_deployment_shifts_traffic_by_canary_and_rolls_back_on_any_alarm() 
         assert "DEPLOYMENT_STOP_ON_ALARM" in group["AutoRollbackConfiguration"]["Events"]
         alarms = {alarm["Name"]["Ref"] for alarm in group["AlarmConfiguration"]["Alarms"]}
         assert group["AlarmConfiguration"]["Enabled"] is True
-        own_errors = f"{function.removesuffix('Function')}ErrorsAlarm"
-        assert alarms == {own_errors, "ApiServerErrorsAlarm", "ApiLatencyAlarm"}
+        own = function.removesuffix("Function")
+        assert alarms == {f"{own}FailuresAlarm", f"{own}ErrorsAlarm", "ApiServerErrorsAlarm", "ApiLatencyAlarm"}
 
 
-def test_a_development_stack_deploys_all_at_once_still_watched_by_the_alarms() -> None:
+def test_a_development_stack_deploys_all_at_once_with_the_same_alarms_configured() -> None:
     template = deployed(DeploymentType="AllAtOnce")
     groups = resources_of_type(template, "AWS::CodeDeploy::DeploymentGroup")
     assert len(groups) == len(FUNCTIONS)
     for group in groups.values():
         assert group["Properties"]["DeploymentConfigName"]["Fn::Sub"][1] == {"ConfigName": "AllAtOnce"}
-        assert len(group["Properties"]["AlarmConfiguration"]["Alarms"]) == 3
+        assert len(group["Properties"]["AlarmConfiguration"]["Alarms"]) == 4
 
 
 def test_a_functions_errors_alarm_watches_the_new_version_behind_its_alias() -> None:
@@ -197,8 +335,44 @@ def test_a_functions_errors_alarm_watches_the_new_version_behind_its_alias() -> 
         }
 
 
-def test_the_api_alarms_watch_this_apis_stage_for_5xx_rate_and_p99_latency() -> None:
+def test_a_functions_failures_alarm_counts_the_500s_its_new_version_answers(capsys: pytest.CaptureFixture[str]) -> None:
+    from kyber.api import count_failure
+
+    # Given the metric line the layer writes for a request it answers with a 500
+    context: Any = FakeLambdaContext(
+        function_name="kyber-crystal-classifier-SklearnFunction-1a2b", function_version="7"
+    )
+    count_failure(context)
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    (directive,) = line["_aws"]["CloudWatchMetrics"]
+    ((metric_name, _),) = ((metric["Name"], metric["Unit"]) for metric in directive["Metrics"])
+    (dimension_names,) = directive["Dimensions"]
+    assert {name: line[name] for name in dimension_names} == {
+        "function_name": "kyber-crystal-classifier-SklearnFunction-1a2b",
+        "function_version": "7",
+        "service": TEST_ENVIRONMENT["POWERTOOLS_SERVICE_NAME"],
+    }
     template = deployed()
+    for function in FUNCTIONS:
+        # Then each function's alarm counts that metric, by its name and the version `live` moves to
+        alarm = template["Resources"][f"{function.removesuffix('Function')}FailuresAlarm"]["Properties"]
+        assert (alarm["Namespace"], alarm["MetricName"]) == (directive["Namespace"], metric_name)
+        version_name = template["Resources"][alias_of(function)]["Properties"]["FunctionVersion"]["Fn::GetAtt"][0]
+        service = template["Resources"][function]["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
+        assert {dimension["Name"]: dimension["Value"] for dimension in alarm["Dimensions"]} == {
+            "function_name": {"Ref": function},
+            "function_version": {"Fn::GetAtt": [version_name, "Version"]},
+            "service": service,
+        }
+        assert set(dimension_names) == {dimension["Name"] for dimension in alarm["Dimensions"]}
+        # and any one failure in a minute rolls the deployment back
+        assert (alarm["Statistic"], alarm["Period"], alarm["EvaluationPeriods"]) == ("Sum", 60, 1)
+        assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
+        assert alarm["TreatMissingData"] == "notBreaching"
+
+
+def test_the_api_alarms_watch_this_apis_stage_for_5xx_rate_and_p99_latency() -> None:
+    template = deployed(LatencyAlarmMs="750")
     _, api = only(resources_of_type(template, "AWS::ApiGateway::RestApi"))
     _, stage = only(resources_of_type(template, "AWS::ApiGateway::Stage"))
     expected = {"ApiName": api["Properties"]["Name"], "Stage": stage["Properties"]["StageName"]}
@@ -209,11 +383,11 @@ def test_the_api_alarms_watch_this_apis_stage_for_5xx_rate_and_p99_latency() -> 
         assert {dimension["Name"]: dimension["Value"] for dimension in alarm["Dimensions"]} == expected
     assert (errors["MetricName"], errors["Statistic"], errors["Threshold"]) == ("5XXError", "Average", 0.01)
     assert (latency["MetricName"], latency["ExtendedStatistic"]) == ("Latency", "p99")
-    assert latency["Threshold"] == {"Ref": "LatencyAlarmMs"}
+    assert latency["Threshold"] == "750"
 
 
 def test_the_stage_is_throttled_traced_and_writes_json_access_logs_to_a_kept_log_group() -> None:
-    template = deployed()
+    template = deployed(ApiRateLimit="67", ApiBurstLimit="89", LogRetentionDays="90")
     _, stage = only(resources_of_type(template, "AWS::ApiGateway::Stage"))
     properties = stage["Properties"]
     assert properties["TracingEnabled"] is True
@@ -221,8 +395,8 @@ def test_the_stage_is_throttled_traced_and_writes_json_access_logs_to_a_kept_log
         {
             "ResourcePath": "/*",
             "HttpMethod": "*",
-            "ThrottlingRateLimit": {"Ref": "ApiRateLimit"},
-            "ThrottlingBurstLimit": {"Ref": "ApiBurstLimit"},
+            "ThrottlingRateLimit": "67",
+            "ThrottlingBurstLimit": "89",
             "MetricsEnabled": True,
         }
     ]
@@ -233,7 +407,7 @@ def test_the_stage_is_throttled_traced_and_writes_json_access_logs_to_a_kept_log
     assert fields["status"] == "$context.status"
     assert fields["apiKeyId"] == "$context.identity.apiKeyId"
     log_group = template["Resources"]["ApiAccessLogGroup"]["Properties"]
-    assert log_group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    assert log_group["RetentionInDays"] == "90"
 
 
 def test_the_stage_waits_for_the_accounts_logging_role_which_outlives_the_stack() -> None:
@@ -274,7 +448,7 @@ def test_keys_are_required_by_default_with_a_usage_plan_of_quota_and_throttle() 
 
 
 def test_keys_switched_off_leave_no_key_no_plan_and_no_method_asking_for_one() -> None:
-    template = deployed(ApiKeyRequired="false")
+    template = deployed(ApiKeyRequired="false", ApiRateLimit="67")
     _, api = only(resources_of_type(template, "AWS::ApiGateway::RestApi"))
     for path in FUNCTIONS.values():
         for method in METHODS:
@@ -283,33 +457,52 @@ def test_keys_switched_off_leave_no_key_no_plan_and_no_method_asking_for_one() -
         assert resources_of_type(template, kind) == {}
     assert template["Outputs"]["KyberApiKeyId"]["Value"] == "none"
     _, stage = only(resources_of_type(template, "AWS::ApiGateway::Stage"))
-    assert stage["Properties"]["MethodSettings"][0]["ThrottlingRateLimit"] == {"Ref": "ApiRateLimit"}
+    assert stage["Properties"]["MethodSettings"][0]["ThrottlingRateLimit"] == "67"
 
 
-def test_every_functions_log_group_is_its_default_one_with_retention() -> None:
-    template = deployed()
-    log_groups = resources_of_type(template, "AWS::Logs::LogGroup")
-    for function in FUNCTIONS:
-        (group,) = (
-            group["Properties"]
-            for group in log_groups.values()
-            if group["Properties"]["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/${{{function}}}"}
-        )
-        assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+def references_in(node: Any) -> set[str]:
+    """The logical ids a piece of the transformed template refers to (Ref, Fn::GetAtt, Fn::Sub)."""
+    if isinstance(node, dict):
+        if set(node) == {"Ref"}:
+            return {node["Ref"]}
+        if set(node) == {"Fn::GetAtt"}:
+            return {node["Fn::GetAtt"][0]}
+        if set(node) == {"Fn::Sub"}:
+            text = node["Fn::Sub"] if isinstance(node["Fn::Sub"], str) else node["Fn::Sub"][0]
+            return {name.split(".")[0] for name in re.findall(r"\$\{([^}!]+)\}", text)}
+        return set().union(*map(references_in, node.values()))
+    if isinstance(node, list):
+        return set().union(*map(references_in, node))
+    return set()
+
+
+def test_every_function_logs_to_its_stacks_log_group_made_before_it_with_retention() -> None:
+    template = deployed(LogRetentionDays="90")
+    for function, path in FUNCTIONS.items():
+        # Given the log group the function names as its own
+        logging_config = template["Resources"][function]["Properties"]["LoggingConfig"]
+        group_name = logging_config["LogGroup"]["Ref"]
+        group = template["Resources"][group_name]
+        # Then CloudFormation makes the group first: the function refers to it, the group to nothing
+        assert group["Type"] == "AWS::Logs::LogGroup"
+        assert references_in(group["Properties"]) == set()
+        assert group["Properties"] == {
+            "LogGroupName": f"/aws/lambda/{STACK.stack_name}{path}",
+            "RetentionInDays": "90",
+        }
+        assert logging_config["LogFormat"] == "JSON"
 
 
 def test_every_function_has_reserved_concurrency_and_lambdas_json_logs() -> None:
-    template = deployed()
+    template = deployed(LogLevel="WARNING")
     for function in FUNCTIONS:
         properties = template["Resources"][function]["Properties"]
         assert properties["ReservedConcurrentExecutions"] == {"Ref": "ReservedConcurrency"}
         logging_config = properties["LoggingConfig"]
         assert logging_config["LogFormat"] == "JSON"
-        assert logging_config["ApplicationLogLevel"] == {
-            "Fn::FindInMap": ["LambdaLogLevel", {"Ref": "LogLevel"}, "Level"]
-        }
+        assert logging_config["ApplicationLogLevel"] == "WARN"
         environment = properties["Environment"]["Variables"]
-        assert environment["POWERTOOLS_LOG_LEVEL"] == {"Ref": "LogLevel"}
+        assert environment["POWERTOOLS_LOG_LEVEL"] == "WARNING"
 
 
 @pytest.mark.parametrize("level", source_template()["Parameters"]["LogLevel"]["AllowedValues"])

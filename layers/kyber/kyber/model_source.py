@@ -2,16 +2,21 @@
 
 The prefix holds what `sam build` writes to the models layer (manifest.json, the labels file and
 the ONNX files); the registry then checks them against the manifest exactly as it does /opt/models.
+A model release is a prefix named after its manifest's SHA-256 (the stack accepts no other): the
+manifest hashes every file, so the name pins the whole release, and one changed in place is refused.
 """
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from kyber.errors import ModelArtifactError
-from kyber.manifest import MANIFEST_FILE, Manifest
+from kyber.manifest import MANIFEST_FILE, Manifest, sha256_of
+
+RELEASE_NAME = re.compile(r"(?:^|/)([0-9a-f]{64})/$")
 
 
 @lru_cache(maxsize=1)
@@ -52,6 +57,20 @@ def download_models(uri: str, destination: Path) -> Path:
         return target
 
     manifest_path = fetch(MANIFEST_FILE)
+    check_release(bucket, prefix, manifest_path)
     for name in Manifest.from_json(manifest_path.read_bytes(), manifest_path).files():
         fetch(_plain_file_name(name))
     return destination
+
+
+def check_release(bucket: str, prefix: str, manifest_path: Path) -> None:
+    """Refuse a manifest that is not the one its release is named after, when the prefix names one."""
+    release = RELEASE_NAME.search(prefix)
+    if release is None:
+        return
+    found = sha256_of(manifest_path)
+    if found != release[1]:
+        raise ModelArtifactError(
+            f"s3://{bucket}/{prefix}{MANIFEST_FILE} has sha256 {found}, not the one its release is named after: "
+            "a release is never changed in place; upload a new one under its own hash and deploy that"
+        )
