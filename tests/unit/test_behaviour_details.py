@@ -217,7 +217,7 @@ def test_a_failed_request_is_logged_with_its_traceback_and_counted(handler_modul
     assert metrics["_aws"]["CloudWatchMetrics"][0]["Metrics"] == [{"Name": "RequestsFailed", "Unit": "Count"}]
 
 
-def test_a_model_load_is_logged_with_its_file_hashes_and_time(handler_module, built_models, capfd):
+def test_a_model_load_is_logged_with_its_file_hashes_time_and_measured_accuracy(handler_module, built_models, capfd):
     capfd.readouterr()
     handler_module("pytorch")
     (loaded,) = [record for record in log_records(capfd.readouterr().out) if record.get("message") == "model loaded"]
@@ -227,6 +227,11 @@ def test_a_model_load_is_logged_with_its_file_hashes_and_time(handler_module, bu
     assert loaded["sha256"] == manifest["sha256"]
     assert loaded["source_sha256"] == manifest["source"]["sha256"]
     assert loaded["duration_ms"] > 0
+    card = json.loads((built_models / "pytorch.model-card.json").read_text())
+    (accuracy,) = [m["value"] for m in card["quantitative_analysis"]["performance_metrics"] if m["type"] == "accuracy"]
+    assert f"{loaded['accuracy']:.4f}" == accuracy
+    assert loaded["accuracy"] == manifest["evaluation"]["accuracy"]
+    assert loaded["evaluation_rows"] == manifest["evaluation"]["rows"] == 45
 
 
 def test_an_unknown_model_name_is_quoted_up_to_forty_characters(invoke):
@@ -239,7 +244,7 @@ def test_an_unknown_model_name_is_quoted_up_to_forty_characters(invoke):
 def test_the_manifest_is_written_with_two_space_indents_and_a_final_newline(default_build):
     models_dir, manifest = default_build
     text = manifest.to_json()
-    assert text.startswith('{\n  "format": 1,\n  "labels": [\n    "blue",')
+    assert text.startswith('{\n  "format": 2,\n  "labels": [\n    "blue",')
     assert text.endswith("}\n")
     assert (models_dir / "manifest.json").read_text() == text
 
@@ -314,8 +319,8 @@ def test_a_manifest_of_another_format_is_refused_saying_which_format_is_read(tmp
     from kyber.manifest import Manifest
 
     with pytest.raises(ModelArtifactError) as refused:
-        Manifest.from_json(b'{"format": 2}', tmp_path / "manifest.json")
-    assert str(refused.value) == f"{tmp_path / 'manifest.json'} is not manifest format 1"
+        Manifest.from_json(b'{"format": 1}', tmp_path / "manifest.json")
+    assert str(refused.value) == f"{tmp_path / 'manifest.json'} is not manifest format 2"
 
 
 @pytest.mark.parametrize(("size", "detailed"), [(1 << 20, True), ((1 << 20) + 1, False)])

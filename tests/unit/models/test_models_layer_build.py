@@ -40,7 +40,9 @@ def test_default_build_holds_exactly_the_layer_files(
     assert sorted(path.name for path in built_models.iterdir()) == [
         "manifest.json",
         "output_labels.txt",
+        "pytorch.model-card.json",
         "pytorch.onnx",
+        "sklearn.model-card.json",
         "sklearn.onnx",
     ]
 
@@ -57,7 +59,7 @@ def test_default_build_manifest_has_the_agreed_shape(
         "models",
         "built_with",
     ]
-    assert default_manifest["format"] == 1
+    assert default_manifest["format"] == 2
     assert default_manifest["labels"] == ["blue", "green", "yellow"]
     assert default_manifest["feature_count"] == 4
     assert list(default_manifest["models"]) == ["sklearn", "pytorch"]
@@ -70,6 +72,8 @@ def test_default_build_manifest_has_the_agreed_shape(
             "probabilities_output",
             "source",
             "parity",
+            "evaluation",
+            "card",
         ]
     assert default_manifest["built_with"] == {
         "python": platform.python_version(),
