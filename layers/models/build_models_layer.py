@@ -136,6 +136,11 @@ def export_sklearn(model: LogisticRegression, path: Path) -> None:
         options={id(model): {"zipmap": False}},
         target_opset={"": ONNX_OPSET, "ai.onnx.ml": 3},
     )
+    # skl2onnx lists the opsets it used in a set's order, which changes with each process's hash seed: sorted,
+    # the same model is the same bytes, hence the same version, in every build.
+    imports = sorted(onnx_model.opset_import, key=lambda opset: opset.domain)
+    del onnx_model.opset_import[:]
+    onnx_model.opset_import.extend(imports)
     # skl2onnx names the probability output "probabilities" when zipmap is off; the label output stays.
     path.write_bytes(onnx_model.SerializeToString())
 

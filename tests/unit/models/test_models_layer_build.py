@@ -162,6 +162,32 @@ def test_same_artifacts_built_twice_give_identical_layer_files(
         assert sha256_of(again / path.name) == sha256_of(path), path.name
 
 
+@pytest.mark.parametrize("reorder", [list, lambda opsets: list(reversed(opsets))], ids=["as given", "reversed"])
+def test_the_sklearn_export_is_the_same_bytes_whatever_order_skl2onnx_lists_its_opsets_in(
+    default_artifacts: Path,
+    built_models: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    reorder: Callable[[list[Any]], list[Any]],
+) -> None:
+    # skl2onnx collects the opsets a model uses in a set, whose order can change from one process to the next
+    real_convert = build_models_layer.convert_sklearn
+
+    def convert_with_reordered_opsets(*args: Any, **kwargs: Any) -> Any:
+        converted = real_convert(*args, **kwargs)
+        opsets = reorder(list(converted.opset_import))
+        del converted.opset_import[:]
+        converted.opset_import.extend(opsets)
+        return converted
+
+    monkeypatch.setattr(build_models_layer, "convert_sklearn", convert_with_reordered_opsets)
+    out = tmp_path / "sklearn.onnx"
+
+    build_models_layer.export_sklearn(build_models_layer.load_sklearn_model(default_artifacts / "sklearn.model"), out)
+
+    assert sha256_of(out) == sha256_of(built_models / "sklearn.onnx")
+
+
 real_export_pytorch = build_models_layer.export_pytorch
 real_export_sklearn = build_models_layer.export_sklearn
 
