@@ -73,6 +73,9 @@ def read_evaluation_data(path: Path, labels: tuple[str, ...], feature_count: int
         target.append(label)
     if not rows:
         raise EvaluationDataError(f"{path} has a header and no rows")
+    unmeasured = [label for index, label in enumerate(labels) if index not in target]
+    if unmeasured:
+        raise EvaluationDataError(f"{path} has no rows labelled {', '.join(unmeasured)}: every label must be measured")
     return EvaluationData(
         path=path,
         columns=tuple(header),

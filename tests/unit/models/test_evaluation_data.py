@@ -22,6 +22,13 @@ def evaluation_file(tmp_path: Path, text: str) -> Path:
     return path
 
 
+def test_a_file_without_rows_of_every_label_is_refused_naming_the_missing_ones(tmp_path: Path) -> None:
+    path = evaluation_file(tmp_path, HEADER + "5.1,3.5,1.4,0.2,green\n")
+
+    with pytest.raises(EvaluationDataError, match="has no rows labelled blue, yellow: every label must be measured"):
+        read_evaluation_data(path, LABELS, 4)
+
+
 def test_a_well_formed_file_gives_float64_rows_and_label_indices(tmp_path: Path) -> None:
     path = evaluation_file(tmp_path, HEADER + "5.1,3.5,1.4,0.2,blue\n7,3,6,2,yellow\n6.2,2.9,4.3,1.3,green\n")
 
@@ -37,6 +44,7 @@ def test_a_well_formed_file_gives_float64_rows_and_label_indices(tmp_path: Path)
     ("rows", "message"),
     [
         ("5.1,3.5,1.4,0.2,blue\n5.1,3.5,1.4,0.2,red\n", "line 3: unknown label 'red', the labels file names"),
+        ("5.1,3.5,1.4,0.2,Blue\n", "line 2: unknown label 'Blue', the labels file names"),
         ("5.1,3.5,1.4,0.2,blue\n5.1,3.5,1.4,blue\n", "line 3: 4 columns, the header has 5"),
         ("5.1,3.5,1.4,0.2,0.1,blue\n", "line 2: 6 columns, the header has 5"),
         ("5.1,3.5,1.4,0.2,blue\n\n", "line 3: 0 columns, the header has 5"),
