@@ -3,6 +3,7 @@
 #   make test    set up, build, then lint, unit and integration tests
 #   make load    set up, build, then a bounded load run through sam local start-api
 #   make mutation  mutation testing of the shared layer over the unit suite (its own venv)
+#   make report  build and measure the models, then write build/model-report/index.html
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -25,7 +26,7 @@ export AWS_SECRET_ACCESS_KEY ?= kyber-local
 export AWS_DEFAULT_REGION ?= eu-west-1
 export AWS_MAX_ATTEMPTS ?= 1
 
-.PHONY: help setup emulator build serve test lint unit integration benchmark load mutation openapi train clean
+.PHONY: help setup emulator browser build serve test lint unit integration benchmark load mutation openapi train report clean
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -38,10 +39,15 @@ $(VENV)/.installed: requirements/dev.txt scripts/patch_sam_cli.py
 	$(PYTHON) scripts/patch_sam_cli.py
 	touch $@
 
-setup: $(VENV)/.installed emulator
+setup: $(VENV)/.installed emulator browser
 
 emulator:
 	scripts/prepare_emulator.sh
+
+# Headless Chromium (Debian's package) for the integration test that opens the models report.
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
 
 build: $(VENV)/.installed
 	sam build
@@ -90,6 +96,9 @@ openapi: build
 
 train: $(VENV)/.installed
 	$(PYTHON) layers/models/train_default_models.py --out layers/models/artifacts
+
+report: $(VENV)/.installed
+	PYTHONPATH=layers/kyber $(PYTHON) layers/models/model_report.py --out build/model-report
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
