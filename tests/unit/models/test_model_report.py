@@ -59,3 +59,13 @@ def test_no_report_is_written_for_models_the_gate_refuses(
     assert status == 1
     assert capsys.readouterr().err.startswith("model_report: quality gate: model sklearn has accuracy 0.3")
     assert not (tmp_path / "report").exists()
+
+
+def test_the_readme_shows_a_figure_of_the_report(pytestconfig: pytest.Config) -> None:
+    readme = pytestconfig.rootpath / "README.md"
+
+    (figure,) = re.findall(r"^!\[[^]]+\]\(([^)]+\.png)\)$", readme.read_text(encoding="utf-8"), flags=re.MULTILINE)
+
+    with Image.open(readme.parent / figure) as image:
+        assert image.format == "PNG"
+        assert image.size == (420, 360)
