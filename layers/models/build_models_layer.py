@@ -17,7 +17,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -281,24 +281,44 @@ class NativeModel:
         )
         metrics = measure(served, setup.data.target, labels)
         setup.gate.check(self.name, metrics)
-        entry = ModelEntry(
-            file=onnx_path.name,
-            sha256=sha256_of(onnx_path),
-            **description,
-            source=FileRef(file=self.source.name, sha256=sha256_of(self.source)),
-            parity=parity,
-            evaluation=Evaluation(
-                rows=metrics.rows,
-                data_sha256=setup.data_sha256,
-                accuracy=metrics.accuracy,
-                lowest_recall=metrics.lowest_recall.recall,
-                log_loss=metrics.log_loss,
-            ),
-            card=FileRef(file=CARD_FILES[self.name], sha256=""),
-        )
+        served_file = FileRef(file=onnx_path.name, sha256=sha256_of(onnx_path))
+        source_file = FileRef(file=self.source.name, sha256=sha256_of(self.source))
         assessment = Assessment(metrics, probe_differences, evaluation_differences, figures(self.name, labels, metrics))
-        card = write_card(staging, self.name, entry, labels, setup, assessment, evaluation_parity)
-        return replace(entry, card=card), assessment
+        card = CardInputs(
+            name=self.name,
+            served=served_file,
+            source=source_file,
+            input_name=description["input_name"],
+            input_dtype=description["input_dtype"],
+            labels=labels,
+            data=setup.data,
+            data_sha256=setup.data_sha256,
+            metrics=metrics,
+            parity_max_abs_diff=evaluation_parity.max_abs_diff,
+            graphics=assessment.graphics,
+            built=setup.built,
+        )
+        entry = ModelEntry(
+            file=served_file.file,
+            sha256=served_file.sha256,
+            **description,
+            source=source_file,
+            parity=parity,
+            evaluation=evaluation_summary(metrics, setup.data_sha256),
+            card=write_card(staging / CARD_FILES[self.name], card),
+        )
+        return entry, assessment
+
+
+def evaluation_summary(metrics: Metrics, data_sha256: str) -> Evaluation:
+    """The manifest's headline of the evaluation: what the service logs without reading the card."""
+    return Evaluation(
+        rows=metrics.rows,
+        data_sha256=data_sha256,
+        accuracy=metrics.accuracy,
+        lowest_recall=metrics.lowest_recall.recall,
+        log_loss=metrics.log_loss,
+    )
 
 
 def figures(name: str, labels: tuple[str, ...], metrics: Metrics) -> dict[str, bytes]:
@@ -309,30 +329,7 @@ def figures(name: str, labels: tuple[str, ...], metrics: Metrics) -> dict[str, b
     }
 
 
-def write_card(
-    staging: Path,
-    name: str,
-    entry: ModelEntry,
-    labels: tuple[str, ...],
-    setup: EvaluationSetup,
-    assessment: Assessment,
-    evaluation_parity: Parity,
-) -> FileRef:
-    inputs = CardInputs(
-        name=name,
-        served=entry.artifact,
-        source=entry.source,
-        input_name=entry.input_name,
-        input_dtype=entry.input_dtype,
-        labels=labels,
-        data=setup.data,
-        data_sha256=setup.data_sha256,
-        metrics=assessment.metrics,
-        parity_max_abs_diff=evaluation_parity.max_abs_diff,
-        graphics=assessment.graphics,
-        built=setup.built,
-    )
-    path = staging / entry.card.file
+def write_card(path: Path, inputs: CardInputs) -> FileRef:
     path.write_text(card_json(model_card(inputs)), encoding="utf-8")
     return FileRef(file=path.name, sha256=sha256_of(path))
 
