@@ -25,6 +25,10 @@ export AWS_ACCESS_KEY_ID ?= kyber-local
 export AWS_SECRET_ACCESS_KEY ?= kyber-local
 export AWS_DEFAULT_REGION ?= eu-west-1
 export AWS_MAX_ATTEMPTS ?= 1
+# The model cards' date is that of the artifacts' last commit, so the same models build the same models
+# layer on any day (a changed layer is a new deployment); today's while the artifacts have uncommitted changes.
+export SOURCE_DATE_EPOCH ?= $(shell git status --porcelain -- layers/models/artifacts 2>/dev/null | grep -q . \
+	|| git log -1 --format=%ct -- layers/models/artifacts 2>/dev/null)
 
 .PHONY: help setup emulator browser build serve test lint unit integration benchmark load mutation openapi train report clean
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ import pytest
 from PIL import Image
 from sklearn import metrics
 
+import build_models_layer
 from kyber.manifest import Manifest, sha256_of
 from model_evaluation import read_evaluation_data
 
@@ -136,3 +138,11 @@ def test_a_card_says_who_it_is_for_and_where_it_was_not_measured(built_models: P
     assert f"petal_length {low:g} to {high:g}," in ranges
     assert "outside" in ranges
     assert "45 evaluation rows" in rows
+
+
+def test_a_cards_date_is_source_date_epochs_day_when_it_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `make` sets it to the artifacts' last commit, so the same models build the same layer on any day
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", str(86_400 * 365 + 3_600))
+    assert build_models_layer.build_date() == date(1971, 1, 1)
+    monkeypatch.delenv("SOURCE_DATE_EPOCH")
+    assert build_models_layer.build_date() == datetime.now(tz=UTC).date()
