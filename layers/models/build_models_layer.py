@@ -238,6 +238,8 @@ class LayerBuild:
 
 @dataclass(frozen=True)
 class EvaluationSetup:
+    """What every model of a build is measured on and held to, and the date its card carries."""
+
     data: EvaluationData
     data_sha256: str
     gate: QualityGate
@@ -245,6 +247,7 @@ class EvaluationSetup:
 
 
 def row_differences(native: np.ndarray, exported: np.ndarray) -> np.ndarray:
+    """Per row, the largest |score difference| between the native model and its export."""
     return np.asarray(np.abs(native.astype(np.float64) - exported.astype(np.float64)).max(axis=1, initial=0.0))
 
 

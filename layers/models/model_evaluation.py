@@ -48,6 +48,26 @@ def _parse_row(line: int, row: list[str], width: int, labels: tuple[str, ...]) -
     return features, labels.index(label)
 
 
+def _parse_rows(
+    lines: list[str], labels: tuple[str, ...], feature_count: int
+) -> tuple[list[str], list[list[float]], list[int]]:
+    reader = csv.reader(lines, strict=True)
+    rows, target = [], []
+    try:
+        header = next(reader, None)
+        if header is None or len(header) != feature_count + 1 or header[-1] != LABEL_COLUMN:
+            raise EvaluationDataError(
+                f"line 1: the header must be {feature_count} feature names then {LABEL_COLUMN!r}, not {header}"
+            )
+        for row in reader:
+            features, label = _parse_row(reader.line_num, row, len(header), labels)
+            rows.append(features)
+            target.append(label)
+    except csv.Error as exc:
+        raise EvaluationDataError(f"line {reader.line_num}: {exc}") from None
+    return header, rows, target
+
+
 def read_evaluation_data(path: Path, labels: tuple[str, ...], feature_count: int) -> EvaluationData:
     """evaluation.csv: a header of feature_count feature names then `label`, and one row per sample
     holding feature_count numbers and a label name; an EvaluationDataError naming the line otherwise."""
@@ -57,20 +77,10 @@ def read_evaluation_data(path: Path, labels: tuple[str, ...], feature_count: int
         raise EvaluationDataError(f"{path} is missing: the models are measured on it") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise EvaluationDataError(f"cannot read {path}: {exc}") from None
-    reader = csv.reader(text.splitlines())
-    header = next(reader, None)
-    if header is None or len(header) != feature_count + 1 or header[-1] != LABEL_COLUMN:
-        raise EvaluationDataError(
-            f"{path} line 1: the header must be {feature_count} feature names then {LABEL_COLUMN!r}, not {header}"
-        )
-    rows, target = [], []
-    for row in reader:
-        try:
-            features, label = _parse_row(reader.line_num, row, len(header), labels)
-        except EvaluationDataError as exc:
-            raise EvaluationDataError(f"{path} {exc}") from None
-        rows.append(features)
-        target.append(label)
+    try:
+        header, rows, target = _parse_rows(text.splitlines(), labels, feature_count)
+    except EvaluationDataError as exc:
+        raise EvaluationDataError(f"{path} {exc}") from None
     if not rows:
         raise EvaluationDataError(f"{path} has a header and no rows")
     unmeasured = [label for index, label in enumerate(labels) if index not in target]

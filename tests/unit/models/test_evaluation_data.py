@@ -53,6 +53,7 @@ def test_a_well_formed_file_gives_float64_rows_and_label_indices(tmp_path: Path)
         ("5.1,3.5,1.4,1e999,blue\n", "line 2, column 4: '1e999' is not a finite number"),
         ("5.1,three,1.4,0.2,blue\n", "line 2, column 2: 'three' is not a number"),
         ("", "has a header and no rows"),
+        ('5.1,"3.5"0,1.4,0.2,blue\n', "line 2: ',' expected after '\"'"),
     ],
 )
 def test_a_malformed_row_is_refused_naming_its_line_and_the_problem(tmp_path: Path, rows: str, message: str) -> None:
