@@ -4,6 +4,7 @@
 #   make load    set up, build, then a bounded load run through sam local start-api
 #   make mutation  mutation testing of the shared layer over the unit suite (its own venv)
 #   make smoke STACK=<name>  the smoke cases against a deployed stack's API, its URL and key from its outputs
+#   make report  build and measure the models, then write build/model-report/index.html
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -25,8 +26,16 @@ export AWS_ACCESS_KEY_ID ?= kyber-local
 export AWS_SECRET_ACCESS_KEY ?= kyber-local
 export AWS_DEFAULT_REGION ?= eu-west-1
 export AWS_MAX_ATTEMPTS ?= 1
+# The model cards' date is that of the artifacts' last commit, so the same models build the same models
+# layer on any day (a changed layer is a new deployment); today's while the artifacts have uncommitted changes.
+SOURCE_DATE_EPOCH ?= $(shell git status --porcelain -- layers/models/artifacts 2>/dev/null | grep -q . \
+	|| git log -1 --format=%ct -- layers/models/artifacts 2>/dev/null)
+# Exported only when set: an empty SOURCE_DATE_EPOCH breaks the tools that read it (numpy's f2py among them).
+ifneq ($(SOURCE_DATE_EPOCH),)
+export SOURCE_DATE_EPOCH
+endif
 
-.PHONY: help setup emulator build serve test lint unit integration benchmark load mutation openapi train smoke clean
+.PHONY: help setup emulator browser build serve test lint unit integration benchmark load mutation openapi train report smoke clean
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -39,10 +48,15 @@ $(VENV)/.installed: requirements/dev.txt scripts/emulator/patch_sam_cli.py
 	$(PYTHON) scripts/emulator/patch_sam_cli.py
 	touch $@
 
-setup: $(VENV)/.installed emulator
+setup: $(VENV)/.installed emulator browser
 
 emulator:
 	scripts/emulator/prepare.sh
+
+# Headless Chromium (Debian's package) for the integration test that opens the models report.
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
 
 build: $(VENV)/.installed
 	sam build
@@ -99,6 +113,9 @@ AWS_OWN := $(foreach name,AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_DEFAULT_RE
 smoke: $(VENV)/.installed
 	@test -n "$(STACK)" || { echo "usage: make smoke STACK=<stack name> [REGION=<region>]" >&2; exit 2; }
 	env $(AWS_OWN) $(PYTHON) -m scripts.deploy.smoke --stack $(STACK) $(if $(REGION),--region $(REGION))
+
+report: $(VENV)/.installed
+	PYTHONPATH=layers/kyber $(PYTHON) layers/models/model_report.py --out build/model-report
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -28,21 +28,21 @@ from scripts.project import REPO, resources, routes, template
 
 DOCUMENT = REPO / "openapi.json"
 SAMPLE_ROWS = [[0.92, 0.12, 0.31, 0.09], [6.2, 2.9, 4.3, 1.3]]
-# The default models' answer to SAMPLE_ROWS, recorded through sam local start-api: live scores can
+# The default models' answer to SAMPLE_ROWS, recorded from their handlers: live scores can
 # differ in their last digits between CPUs, and the document must be the same wherever it is generated.
 RECORDED_ANSWER: dict[str, dict[str, Any]] = {
     "sklearn": {
         "prediction": ["blue", "green"],
         "scores": [
-            {"blue": 0.9979021471060453, "green": 0.0020978506503921174, "yellow": 2.2435624584826565e-9},
-            {"blue": 0.008456920632808665, "green": 0.9351317068206194, "yellow": 0.05641137254657186},
+            {"blue": 0.9986481188413271, "green": 0.0013518784805266163, "yellow": 2.678146301158067e-9},
+            {"blue": 0.011567800612436263, "green": 0.9059793301436573, "yellow": 0.08245286924390652},
         ],
     },
     "pytorch": {
         "prediction": ["blue", "green"],
         "scores": [
-            {"blue": 0.9953910112380981, "green": 0.004608959425240755, "yellow": 8.121477712563774e-9},
-            {"blue": 1.551229189544756e-7, "green": 0.9999910593032837, "yellow": 8.82829317561118e-6},
+            {"blue": 0.7910650372505188, "green": 0.2010750025510788, "yellow": 0.007859998382627964},
+            {"blue": 0.003284465055912733, "green": 0.9932870268821716, "yellow": 0.003428508760407567},
         ],
     },
 }

@@ -1,12 +1,15 @@
-"""Compile the ML team's native artifacts into the models layer: ONNX files, the labels and a manifest.
+"""Compile the ML team's native artifacts into the models layer: ONNX files, the labels, a model card per
+model and a manifest.
 
-Each ONNX export is run in ONNX Runtime and must match its native model on a probe set (max |dp| <= 1e-6,
-same argmax), or the build fails and writes nothing.
+Each ONNX export is run in ONNX Runtime and must match its native model on a probe set and on the evaluation
+rows (max |dp| <= 1e-6, same argmax), and score at least the quality gate's thresholds on the evaluation rows
+(evaluation.csv), or the build fails and writes nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import shutil
 import sys
@@ -15,6 +18,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import joblib
@@ -31,11 +35,13 @@ from sklearn.exceptions import InconsistentVersionWarning
 from sklearn.linear_model import LogisticRegression
 
 from crystal_mlp import CrystalMLP
+from evaluation_figures import calibration_png, confusion_matrix_png
 from kyber.labels import read_labels
 from kyber.manifest import (
     LABELS_FILE,
     MANIFEST_FILE,
     MANIFEST_FORMAT,
+    Evaluation,
     FileRef,
     Manifest,
     ModelEntry,
@@ -43,6 +49,16 @@ from kyber.manifest import (
     session_options,
     sha256_of,
 )
+from model_card import CardInputs, card_json, model_card
+from model_evaluation import (
+    EVALUATION_FILE,
+    EvaluationData,
+    EvaluationDataError,
+    Metrics,
+    measure,
+    read_evaluation_data,
+)
+from quality_gate import QualityGate, QualityGateError
 
 FEATURE_COUNT = 4
 # Largest |dp| allowed between an export and its native model, by the precision the export computes in.
@@ -57,6 +73,7 @@ INPUT_NAME = "crystal_data"
 PROBABILITIES_OUTPUT = "probabilities"
 SOURCE_FILES = {"sklearn": "sklearn.model", "pytorch": "pytorch.model"}
 ONNX_FILES = {"sklearn": "sklearn.onnx", "pytorch": "pytorch.onnx"}
+CARD_FILES = {"sklearn": "sklearn.model-card.json", "pytorch": "pytorch.model-card.json"}
 ONNX_DTYPES = {"tensor(double)": "float64", "tensor(float)": "float32"}
 BUILT_WITH = {
     "python": platform.python_version(),
@@ -119,6 +136,11 @@ def export_sklearn(model: LogisticRegression, path: Path) -> None:
         options={id(model): {"zipmap": False}},
         target_opset={"": ONNX_OPSET, "ai.onnx.ml": 3},
     )
+    # skl2onnx lists the opsets it used in a set's order, which changes with each process's hash seed: sorted,
+    # the same model is the same bytes, hence the same version, in every build.
+    imports = sorted(onnx_model.opset_import, key=lambda opset: opset.domain)
+    del onnx_model.opset_import[:]
+    onnx_model.opset_import.extend(imports)
     # skl2onnx names the probability output "probabilities" when zipmap is off; the label output stays.
     path.write_bytes(onnx_model.SerializeToString())
 
@@ -197,6 +219,39 @@ def measure_parity(name: str, rows: np.ndarray, native: np.ndarray, exported: np
 
 
 @dataclass(frozen=True)
+class Assessment:
+    """What the build measured of one model on the evaluation rows, and per row how far its export is from it."""
+
+    metrics: Metrics
+    probe_differences: np.ndarray
+    evaluation_differences: np.ndarray
+    graphics: dict[str, bytes]
+
+
+@dataclass(frozen=True)
+class LayerBuild:
+    """A finished build: its manifest, and each model's assessment (for the report)."""
+
+    manifest: Manifest
+    assessments: dict[str, Assessment]
+
+
+@dataclass(frozen=True)
+class EvaluationSetup:
+    """What every model of a build is measured on and held to, and the date its card carries."""
+
+    data: EvaluationData
+    data_sha256: str
+    gate: QualityGate
+    built: date
+
+
+def row_differences(native: np.ndarray, exported: np.ndarray) -> np.ndarray:
+    """Per row, the largest |score difference| between the native model and its export."""
+    return np.asarray(np.abs(native.astype(np.float64) - exported.astype(np.float64)).max(axis=1, initial=0.0))
+
+
+@dataclass(frozen=True)
 class NativeModel:
     """One of the ML team's models: its source file, how to export it and what it natively answers."""
 
@@ -205,22 +260,89 @@ class NativeModel:
     export: Callable[[Path], None]
     probabilities: Callable[[np.ndarray], np.ndarray]
 
-    def compile(self, staging: Path, probe: np.ndarray, labels: tuple[str, ...]) -> ModelEntry:
-        """Export to ONNX in staging and prove the export on the probe rows."""
+    def compile(
+        self, staging: Path, probe: np.ndarray, labels: tuple[str, ...], setup: EvaluationSetup
+    ) -> tuple[ModelEntry, Assessment]:
+        """Export to ONNX in staging, prove the export on the probe and evaluation rows, measure it on the
+        evaluation rows as served, hold it to the quality gate and write its card."""
         onnx_path = staging / ONNX_FILES[self.name]
         self.export(onnx_path)
         onnx.checker.check_model(str(onnx_path))
         session = onnx_session(onnx_path)
         description = describe_session(self.name, session, labels)
-        rows = probe.astype(description["input_dtype"])
-        (exported,) = session.run([PROBABILITIES_OUTPUT], {description["input_name"]: rows})
-        return ModelEntry(
-            file=onnx_path.name,
-            sha256=sha256_of(onnx_path),
-            **description,
-            source=FileRef(file=self.source.name, sha256=sha256_of(self.source)),
-            parity=measure_parity(self.name, rows, self.probabilities(rows), np.asarray(exported)),
+
+        def scores(name: str, features: np.ndarray) -> tuple[np.ndarray, Parity, np.ndarray]:
+            rows = features.astype(description["input_dtype"])
+            (served,) = session.run([PROBABILITIES_OUTPUT], {description["input_name"]: rows})
+            native = self.probabilities(rows)
+            parity = measure_parity(name, rows, native, np.asarray(served))
+            return np.asarray(served), parity, row_differences(native, np.asarray(served))
+
+        _, parity, probe_differences = scores(self.name, probe)
+        served, evaluation_parity, evaluation_differences = scores(
+            f"{self.name} on {EVALUATION_FILE}", setup.data.features
         )
+        metrics = measure(served, setup.data.target, labels)
+        setup.gate.check(self.name, metrics)
+        served_file = FileRef(file=onnx_path.name, sha256=sha256_of(onnx_path))
+        source_file = FileRef(file=self.source.name, sha256=sha256_of(self.source))
+        assessment = Assessment(metrics, probe_differences, evaluation_differences, figures(self.name, labels, metrics))
+        card = CardInputs(
+            name=self.name,
+            served=served_file,
+            source=source_file,
+            input_name=description["input_name"],
+            input_dtype=description["input_dtype"],
+            labels=labels,
+            data=setup.data,
+            data_sha256=setup.data_sha256,
+            metrics=metrics,
+            parity_max_abs_diff=evaluation_parity.max_abs_diff,
+            graphics=assessment.graphics,
+            built=setup.built,
+        )
+        entry = ModelEntry(
+            file=served_file.file,
+            sha256=served_file.sha256,
+            **description,
+            source=source_file,
+            parity=parity,
+            evaluation=evaluation_summary(metrics, setup.data_sha256),
+            card=write_card(staging / CARD_FILES[self.name], card),
+        )
+        return entry, assessment
+
+
+def evaluation_summary(metrics: Metrics, data_sha256: str) -> Evaluation:
+    """The manifest's headline of the evaluation: what the service logs without reading the card."""
+    return Evaluation(
+        rows=metrics.rows,
+        data_sha256=data_sha256,
+        accuracy=metrics.accuracy,
+        lowest_recall=metrics.lowest_recall.recall,
+        log_loss=metrics.log_loss,
+    )
+
+
+def figures(name: str, labels: tuple[str, ...], metrics: Metrics) -> dict[str, bytes]:
+    """The card's graphics by name."""
+    return {
+        "Confusion matrix": confusion_matrix_png(name, labels, metrics),
+        "Calibration curve": calibration_png(name, metrics),
+    }
+
+
+def write_card(path: Path, inputs: CardInputs) -> FileRef:
+    path.write_text(card_json(model_card(inputs)), encoding="utf-8")
+    return FileRef(file=path.name, sha256=sha256_of(path))
+
+
+def build_date() -> date:
+    """SOURCE_DATE_EPOCH's day when it is set (a reproducible build), else today, in UTC."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch:
+        return datetime.fromtimestamp(int(epoch), tz=UTC).date()
+    return datetime.now(tz=UTC).date()
 
 
 def _torch_probabilities(model: CrystalMLP) -> Callable[[np.ndarray], np.ndarray]:
@@ -267,12 +389,41 @@ def native_models(source: Path, labels: tuple[str, ...]) -> list[NativeModel]:
     ]
 
 
-def build_models_layer(source: Path, out: Path, probe_rows: int = DEFAULT_PROBE_ROWS) -> Manifest:
-    """Export source's native models to ONNX in out, with labels and manifest; return the manifest."""
+def evaluation_setup(path: Path, labels: tuple[str, ...], gate: QualityGate | None) -> EvaluationSetup:
+    return EvaluationSetup(
+        data=read_evaluation_data(path, labels, FEATURE_COUNT),
+        data_sha256=sha256_of(path),
+        gate=gate or QualityGate.read(),
+        built=build_date(),
+    )
+
+
+def build_models_layer(
+    source: Path,
+    out: Path,
+    probe_rows: int = DEFAULT_PROBE_ROWS,
+    evaluation: Path | None = None,
+    gate: QualityGate | None = None,
+) -> Manifest:
+    """Export source's native models to ONNX in out, with labels, cards and manifest; return the manifest.
+    The models are measured on evaluation (source's evaluation.csv by default) and held to gate
+    (quality_gate.toml by default)."""
+    return build_layer(source, out, probe_rows, evaluation, gate).manifest
+
+
+def build_layer(
+    source: Path,
+    out: Path,
+    probe_rows: int = DEFAULT_PROBE_ROWS,
+    evaluation: Path | None = None,
+    gate: QualityGate | None = None,
+) -> LayerBuild:
+    """build_models_layer's work, returning with the manifest what it measured of each model."""
     if probe_rows < 0:
         raise ValueError("probe_rows must not be negative")
     labels = read_labels(source / LABELS_FILE)
     models = native_models(source, labels)
+    setup = evaluation_setup(evaluation or source / EVALUATION_FILE, labels, gate)
     probe = probe_features(probe_rows)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
@@ -280,7 +431,8 @@ def build_models_layer(source: Path, out: Path, probe_rows: int = DEFAULT_PROBE_
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        entries = {model.name: model.compile(staging, probe, labels) for model in models}
+        compiled = {model.name: model.compile(staging, probe, labels, setup) for model in models}
+        entries = {name: entry for name, (entry, _) in compiled.items()}
         shutil.copyfile(source / LABELS_FILE, staging / LABELS_FILE)
         manifest = Manifest(
             format=MANIFEST_FORMAT,
@@ -298,17 +450,19 @@ def build_models_layer(source: Path, out: Path, probe_rows: int = DEFAULT_PROBE_
         raise
     finally:
         torch.set_num_threads(previous_threads)
-    return manifest
+    return LayerBuild(manifest, {name: assessment for name, (_, assessment) in compiled.items()})
 
 
 def summary(manifest: Manifest, out: Path, seconds: float) -> str:
     lines = [f"models layer in {out} ({seconds:.1f} s), labels {list(manifest.labels)}"]
     for name, model in manifest.models.items():
-        parity = model.parity
+        parity, evaluation = model.parity, model.evaluation
         size = (out / model.file).stat().st_size
         lines.append(
             f"  {name:8} {model.file:13} {size:>7,} B  sha256 {model.sha256[:12]}  "
-            f"parity on {parity.rows:,} rows: max |dp| {parity.max_abs_diff:.2e}, argmax identical"
+            f"parity on {parity.rows:,} rows: max |dp| {parity.max_abs_diff:.2e}, argmax identical\n"
+            f"  {'':8} {EVALUATION_FILE} ({evaluation.rows} rows): accuracy {evaluation.accuracy:.4f}, "
+            f"lowest recall {evaluation.lowest_recall:.4f}, log loss {evaluation.log_loss:.4f}; card {model.card.file}"
         )
     return "\n".join(lines)
 
@@ -318,11 +472,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--source", type=Path, required=True, help="folder with the native artifacts")
     parser.add_argument("--out", type=Path, required=True, help="folder to write the layer's models into")
     parser.add_argument("--probe-rows", type=int, default=DEFAULT_PROBE_ROWS, help="random rows for the parity check")
+    parser.add_argument("--evaluation", type=Path, help=f"evaluation data (default: SOURCE/{EVALUATION_FILE})")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     try:
-        manifest = build_models_layer(args.source, args.out, args.probe_rows)
-    except (ModelsLayerError, ValueError, OSError) as exc:
+        manifest = build_models_layer(args.source, args.out, args.probe_rows, args.evaluation)
+    except (ModelsLayerError, EvaluationDataError, QualityGateError, ValueError, OSError) as exc:
         print(f"build_models_layer: {exc}", file=sys.stderr)
         return 1
     print(summary(manifest, args.out, time.perf_counter() - started))

@@ -54,15 +54,15 @@ def test_a_labels_file_that_does_not_parse_is_refused_naming_it_and_why(models_d
 def test_the_manifest_is_written_with_two_space_indents_and_a_final_newline(default_build):
     models_dir, manifest = default_build
     text = manifest.to_json()
-    assert text.startswith('{\n  "format": 1,\n  "labels": [\n    "blue",')
+    assert text.startswith('{\n  "format": 2,\n  "labels": [\n    "blue",')
     assert text.endswith("}\n")
     assert (models_dir / "manifest.json").read_text() == text
 
 
 def test_a_manifest_of_another_format_is_refused_saying_which_format_is_read(tmp_path):
     with pytest.raises(ModelArtifactError) as refused:
-        Manifest.from_json(b'{"format": 2}', tmp_path / "manifest.json")
-    assert str(refused.value) == f"{tmp_path / 'manifest.json'} is not manifest format 1"
+        Manifest.from_json(b'{"format": 1}', tmp_path / "manifest.json")
+    assert str(refused.value) == f"{tmp_path / 'manifest.json'} is not manifest format 2"
 
 
 def mutated_manifest(default_build, change) -> bytes:

@@ -42,6 +42,18 @@ FAULTS: dict[str, tuple[Callable[[Path], object], str]] = {
         edit_manifest(lambda manifest: manifest["models"]["pytorch"]["parity"].pop("max_abs_input")),
         r"manifest\.json > models > pytorch > parity has no 'max_abs_input'",
     ),
+    "model card changed": (
+        lambda models: (models / "sklearn.model-card.json").write_text("{}"),
+        r"/sklearn\.model-card\.json has sha256 [0-9a-f]{64}, the manifest says [0-9a-f]{64}",
+    ),
+    "model card missing": (
+        lambda models: (models / "pytorch.model-card.json").unlink(),
+        r"/pytorch\.model-card\.json is missing",
+    ),
+    "evaluation figure missing": (
+        edit_manifest(lambda manifest: manifest["models"]["sklearn"]["evaluation"].pop("accuracy")),
+        r"manifest\.json > models > sklearn > evaluation has no 'accuracy'",
+    ),
     "labels that disagree": (
         edit_manifest(lambda manifest: manifest.update(labels=["yellow", "green", "blue"])),
         r"/output_labels\.txt names \['blue', 'green', 'yellow'\], the manifest says \['yellow', 'green', 'blue'\]",

@@ -90,6 +90,10 @@ def test_labels_come_from_the_labels_file(tmp_path, monkeypatch, invoke):
     source = tmp_path / "artifacts"
     shutil.copytree(DEFAULT_ARTIFACTS, source)
     (source / "output_labels.txt").write_text("['sapphire', 'emerald', 'topaz']\n")
+    evaluation = (source / "evaluation.csv").read_text()
+    for colour, stone in [("blue", "sapphire"), ("green", "emerald"), ("yellow", "topaz")]:
+        evaluation = evaluation.replace(f",{colour}\n", f",{stone}\n")
+    (source / "evaluation.csv").write_text(evaluation)
     build_models_layer(source, tmp_path / "models", probe_rows=1000)
     configure_service(monkeypatch, KYBER_MODELS_DIR=str(tmp_path / "models"))
     # When a droid asks /pytorch

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from kyber.manifest import read_manifest
 from scripts.project import REPO
 from tests.support.service import DEPLOYED_SIZES
 
@@ -34,3 +35,12 @@ def test_function_with_its_layers_fits_the_unzipped_limit(built, function):
     DEPLOYED_SIZES[function] = f"{total / 2**20:.1f} MiB ({parts})"
     assert all(sizes.values())
     assert total < UNZIPPED_LIMIT
+
+
+def test_the_models_layer_holds_only_its_manifest_and_the_files_it_lists(built):
+    # The build's own tools (torch, matplotlib for the cards' figures) never enter the layer
+
+    layer = built / "ModelsLayer"
+    listed = ["manifest.json", *read_manifest(layer / "models").files()]
+    files = sorted(str(path.relative_to(layer)) for path in layer.rglob("*"))
+    assert files == sorted(["models", *(f"models/{name}" for name in listed)])

@@ -72,7 +72,7 @@ def test_a_failed_request_is_logged_with_its_traceback_and_counted(handler_modul
     assert (metrics["function_name"], metrics["function_version"]) == ("kyber-sklearn", "12")
 
 
-def test_a_model_load_is_logged_with_its_file_hashes_and_time(handler_module, built_models, capfd):
+def test_a_model_load_is_logged_with_its_file_hashes_time_and_measured_accuracy(handler_module, built_models, capfd):
     capfd.readouterr()
     handler_module("pytorch")
     (loaded,) = [record for record in log_records(capfd.readouterr().out) if record.get("message") == "model loaded"]
@@ -82,6 +82,11 @@ def test_a_model_load_is_logged_with_its_file_hashes_and_time(handler_module, bu
     assert loaded["sha256"] == manifest["sha256"]
     assert loaded["source_sha256"] == manifest["source"]["sha256"]
     assert loaded["duration_ms"] > 0
+    card = json.loads((built_models / "pytorch.model-card.json").read_text())
+    (accuracy,) = [m["value"] for m in card["quantitative_analysis"]["performance_metrics"] if m["type"] == "accuracy"]
+    assert f"{loaded['accuracy']:.4f}" == accuracy
+    assert loaded["accuracy"] == manifest["evaluation"]["accuracy"]
+    assert loaded["evaluation_rows"] == manifest["evaluation"]["rows"] == 45
 
 
 def test_a_model_loads_duration_is_logged_in_milliseconds_to_two_decimals(models_dir, monkeypatch, caplog):

@@ -1,7 +1,8 @@
 """The models layer's manifest: written by the models build, read by the service, in one typed format.
 
-It names every file of the layer with its SHA-256, each model's ONNX input and output and the parity
-figures the build measured; `verified_file` is how the service checks a file still matches it, and
+It names every file of the layer with its SHA-256, each model's ONNX input and output, the parity
+figures the build measured and the headline of its evaluation (the whole of it is in its model card);
+`verified_file` is how the service checks a file still matches it, and
 `session_options` how both the build and the service run a model.
 """
 
@@ -19,7 +20,7 @@ import onnxruntime as ort
 from kyber.errors import ModelArtifactError
 
 MANIFEST_FILE = "manifest.json"
-MANIFEST_FORMAT = 1
+MANIFEST_FORMAT = 2
 LABELS_FILE = "output_labels.txt"
 
 
@@ -42,6 +43,17 @@ class Parity:
 
 
 @dataclass(frozen=True)
+class Evaluation:
+    """What the model, served through its ONNX file, scored on the build's evaluation rows."""
+
+    rows: int
+    data_sha256: str
+    accuracy: float
+    lowest_recall: float
+    log_loss: float
+
+
+@dataclass(frozen=True)
 class ModelEntry:
     file: str
     sha256: str
@@ -50,6 +62,8 @@ class ModelEntry:
     probabilities_output: str
     source: FileRef
     parity: Parity
+    evaluation: Evaluation
+    card: FileRef
 
     @property
     def artifact(self) -> FileRef:
@@ -67,7 +81,8 @@ class Manifest:
 
     def files(self) -> list[str]:
         """The names of the files the manifest describes, beside it in the models folder."""
-        return [self.labels_file.file, *(entry.file for entry in self.models.values())]
+        models = self.models.values()
+        return [self.labels_file.file, *(entry.file for entry in models), *(entry.card.file for entry in models)]
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2) + "\n"
@@ -125,7 +140,7 @@ class _Fields:
         return FileRef(file=fields.get("file", str), sha256=fields.get("sha256", str))
 
     def model_entry(self) -> ModelEntry:
-        parity = self.nested("parity")
+        parity, evaluation = self.nested("parity"), self.nested("evaluation")
         return ModelEntry(
             file=self.get("file", str),
             sha256=self.get("sha256", str),
@@ -139,6 +154,14 @@ class _Fields:
                 tolerance=parity.number("tolerance"),
                 max_abs_input=parity.number("max_abs_input"),
             ),
+            evaluation=Evaluation(
+                rows=evaluation.get("rows", int),
+                data_sha256=evaluation.get("data_sha256", str),
+                accuracy=evaluation.number("accuracy"),
+                lowest_recall=evaluation.number("lowest_recall"),
+                log_loss=evaluation.number("log_loss"),
+            ),
+            card=self.file_ref("card"),
         )
 
 

@@ -82,6 +82,8 @@ class ModelRegistry:
         self.feature_count = self.manifest.feature_count
         # Every file of the layer is checked now, whichever models this function serves.
         self._paths = {name: verified_file(models_dir, entry.artifact) for name, entry in self.manifest.models.items()}
+        for entry in self.manifest.models.values():
+            verified_file(models_dir, entry.card)
         self._models: dict[str, CrystalModel] = {}
 
     @property
@@ -115,6 +117,9 @@ class ModelRegistry:
             artifact=str(path),
             sha256=entry.sha256,
             source_sha256=entry.source.sha256,
+            # From the manifest, which holds the card's headline figures, so the init parses no card.
+            accuracy=entry.evaluation.accuracy,
+            evaluation_rows=entry.evaluation.rows,
             duration_ms=round((time.perf_counter() - started) * 1000, 2),
         )
         return model

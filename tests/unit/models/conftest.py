@@ -11,7 +11,7 @@ import numpy as np
 import onnxruntime
 import pytest
 
-from build_models_layer import build_models_layer
+from build_models_layer import LayerBuild, build_layer
 from train_default_models import DEFAULT_OUT, TrainingReport, train_default_models
 
 OnnxProbabilities = Callable[[Path, str, np.ndarray], np.ndarray]
@@ -61,10 +61,16 @@ def reference_expected(reference_models: Path) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def reference_layer(reference_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def reference_build(reference_models: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, LayerBuild]:
+    """The ML team's models built as `sam build` builds them, measured on the project's evaluation data (the
+    ML team's delivery has none of its own)."""
     out = tmp_path_factory.mktemp("reference-layer") / "models"
-    build_models_layer(reference_models, out)
-    return out
+    return out, build_layer(reference_models, out, evaluation=DEFAULT_OUT / "evaluation.csv")
+
+
+@pytest.fixture(scope="session")
+def reference_layer(reference_build: tuple[Path, LayerBuild]) -> Path:
+    return reference_build[0]
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,9 @@
-"""The training script: the project's default models, deterministic, in the ML team's formats."""
+"""The training script: the project's default models, deterministic, in the ML team's formats, fitted on part
+of Iris with the held-out part written as the evaluation data."""
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import joblib
@@ -14,9 +16,9 @@ from sklearn.linear_model import LogisticRegression
 from crystal_mlp import STATE_DICT_KEYS, CrystalMLP
 from kyber.labels import read_labels
 from kyber.manifest import sha256_of
-from train_default_models import TrainingReport
+from train_default_models import TrainingReport, split_iris
 
-ARTIFACT_NAMES = ["output_labels.txt", "pytorch.model", "sklearn.model"]
+ARTIFACT_NAMES = ["evaluation.csv", "output_labels.txt", "pytorch.model", "sklearn.model"]
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +44,35 @@ def test_training_fits_both_models_to_iris_well(
 
     assert report.sklearn_accuracy > 0.9
     assert report.pytorch_accuracy > 0.9
+
+
+def test_iris_is_split_seeded_and_stratified_into_training_and_held_out_rows() -> None:
+    features, target = load_iris(return_X_y=True)
+
+    split, again = split_iris(), split_iris()
+
+    assert np.array_equal(split.held_out_features, again.held_out_features)
+    assert np.bincount(split.held_out_target).tolist() == [15, 15, 15]
+    assert np.bincount(split.training_target).tolist() == [35, 35, 35]
+    both = np.vstack([split.training_features, split.held_out_features])
+    both_target = np.concatenate([split.training_target, split.held_out_target])
+    order, iris_order = np.lexsort([*both.T, both_target]), np.lexsort([*features.T, target])
+    assert np.array_equal(both[order], features[iris_order])
+    assert np.array_equal(both_target[order], target[iris_order])
+
+
+def test_the_evaluation_csv_holds_the_held_out_rows_with_their_label_names(
+    trained: Path, two_trainings: tuple[TrainingReport, TrainingReport]
+) -> None:
+    split = split_iris()
+
+    with (trained / "evaluation.csv").open(encoding="utf-8", newline="") as stream:
+        header, *rows = list(csv.reader(stream))
+
+    assert header == ["sepal_length", "sepal_width", "petal_length", "petal_width", "label"]
+    assert [[float(value) for value in row[:4]] for row in rows] == split.held_out_features.tolist()
+    assert [row[4] for row in rows] == [("blue", "green", "yellow")[label] for label in split.held_out_target]
+    assert (two_trainings[0].training_rows, two_trainings[0].held_out_rows) == (105, 45)
 
 
 def test_trained_sklearn_model_is_the_ml_teams_logistic_regression(
@@ -89,7 +120,7 @@ def test_trained_labels_file_names_the_three_colours_in_order(
     assert read_labels(trained / "output_labels.txt") == ("blue", "green", "yellow")
 
 
-def test_committed_default_artifacts_are_the_three_ml_team_files(
+def test_committed_default_artifacts_are_the_ml_team_files_and_the_evaluation_data(
     default_artifacts: Path,
 ) -> None:
     assert sorted(path.name for path in default_artifacts.iterdir()) == ARTIFACT_NAMES

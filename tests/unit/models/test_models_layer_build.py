@@ -40,7 +40,9 @@ def test_default_build_holds_exactly_the_layer_files(
     assert sorted(path.name for path in built_models.iterdir()) == [
         "manifest.json",
         "output_labels.txt",
+        "pytorch.model-card.json",
         "pytorch.onnx",
+        "sklearn.model-card.json",
         "sklearn.onnx",
     ]
 
@@ -57,7 +59,7 @@ def test_default_build_manifest_has_the_agreed_shape(
         "models",
         "built_with",
     ]
-    assert default_manifest["format"] == 1
+    assert default_manifest["format"] == 2
     assert default_manifest["labels"] == ["blue", "green", "yellow"]
     assert default_manifest["feature_count"] == 4
     assert list(default_manifest["models"]) == ["sklearn", "pytorch"]
@@ -70,6 +72,8 @@ def test_default_build_manifest_has_the_agreed_shape(
             "probabilities_output",
             "source",
             "parity",
+            "evaluation",
+            "card",
         ]
     assert default_manifest["built_with"] == {
         "python": platform.python_version(),
@@ -156,6 +160,32 @@ def test_same_artifacts_built_twice_give_identical_layer_files(
     build_models_layer.build_models_layer(default_artifacts, again)
     for path in built_models.iterdir():
         assert sha256_of(again / path.name) == sha256_of(path), path.name
+
+
+@pytest.mark.parametrize("reorder", [list, lambda opsets: list(reversed(opsets))], ids=["as given", "reversed"])
+def test_the_sklearn_export_is_the_same_bytes_whatever_order_skl2onnx_lists_its_opsets_in(
+    default_artifacts: Path,
+    built_models: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    reorder: Callable[[list[Any]], list[Any]],
+) -> None:
+    # skl2onnx collects the opsets a model uses in a set, whose order can change from one process to the next
+    real_convert = build_models_layer.convert_sklearn
+
+    def convert_with_reordered_opsets(*args: Any, **kwargs: Any) -> Any:
+        converted = real_convert(*args, **kwargs)
+        opsets = reorder(list(converted.opset_import))
+        del converted.opset_import[:]
+        converted.opset_import.extend(opsets)
+        return converted
+
+    monkeypatch.setattr(build_models_layer, "convert_sklearn", convert_with_reordered_opsets)
+    out = tmp_path / "sklearn.onnx"
+
+    build_models_layer.export_sklearn(build_models_layer.load_sklearn_model(default_artifacts / "sklearn.model"), out)
+
+    assert sha256_of(out) == sha256_of(built_models / "sklearn.onnx")
 
 
 real_export_pytorch = build_models_layer.export_pytorch

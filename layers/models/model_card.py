@@ -1,0 +1,172 @@
+"""A model card per built model, in the Model Card Toolkit's JSON format (schema v0.0.2): what the model is,
+which file serves it, what it was measured on and how it scored, and what it is for and not for."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from kyber.manifest import FileRef
+from model_evaluation import EVALUATION_FILE, EvaluationData, LabelMetrics, Metrics
+
+SCHEMA_VERSION = "0.0.2"
+OWNERS = [{"name": "Kyber crystal ML team"}]
+ARCHITECTURES = {
+    "sklearn": "scikit-learn LogisticRegression (multinomial), exported to ONNX by skl2onnx in double precision",
+    "pytorch": "PyTorch MLP: Linear(4, 50), ReLU, Linear(50, 50), ReLU, Linear(50, 3), softmax; "
+    "exported to ONNX by torch.onnx in single precision",
+}
+
+
+@dataclass(frozen=True)
+class CardInputs:
+    """Everything a model's card says, gathered by the models layer build."""
+
+    name: str
+    served: FileRef
+    source: FileRef
+    input_name: str
+    input_dtype: str
+    labels: tuple[str, ...]
+    data: EvaluationData
+    data_sha256: str
+    metrics: Metrics
+    parity_max_abs_diff: float
+    graphics: dict[str, bytes]
+    built: date
+
+
+def _metric(kind: str, value: float | int, slice_: str | None = None) -> dict[str, str]:
+    entry = {"type": kind, "value": str(value) if isinstance(value, int) else f"{value:.4f}"}
+    if slice_ is not None:
+        entry["slice"] = slice_
+    return entry
+
+
+def _averages(kind: str, average: LabelMetrics) -> list[dict[str, str]]:
+    return [
+        _metric(f"{kind} precision", average.precision),
+        _metric(f"{kind} recall", average.recall),
+        _metric(f"{kind} F1", average.f1),
+    ]
+
+
+def performance_metrics(metrics: Metrics, parity_max_abs_diff: float) -> list[dict[str, str]]:
+    """Overall figures with no slice, then each label's sliced by its name."""
+    overall = [
+        _metric("accuracy", metrics.accuracy),
+        _metric("balanced accuracy", metrics.balanced_accuracy),
+        _metric("log loss", metrics.log_loss),
+        *_averages("macro", metrics.macro),
+        *_averages("weighted", metrics.weighted),
+        _metric("expected calibration error", metrics.expected_calibration_error),
+        {"type": "ONNX vs native max |dp|", "value": f"{parity_max_abs_diff:.3g}"},
+        _metric("evaluation rows", metrics.rows),
+    ]
+    per_label = [
+        _metric(kind, value, label.label)
+        for label in metrics.per_label
+        for kind, value in (
+            ("precision", label.precision),
+            ("recall", label.recall),
+            ("F1", label.f1),
+            ("support", label.support),
+        )
+    ]
+    return overall + per_label
+
+
+def _ranges(data: EvaluationData) -> str:
+    low, high = data.features.min(axis=0), data.features.max(axis=0)
+    columns = data.columns[:-1]
+    return ", ".join(f"{column} {lo:g} to {hi:g}" for column, lo, hi in zip(columns, low, high, strict=True))
+
+
+def _parameters(inputs: CardInputs) -> dict[str, Any]:
+    features = ", ".join(inputs.data.columns[:-1])
+    shape = f"{inputs.input_dtype} [rows, {len(inputs.data.columns) - 1}]"
+    return {
+        "model_architecture": ARCHITECTURES.get(inputs.name, inputs.name),
+        "data": [
+            {
+                "name": EVALUATION_FILE,
+                "description": (
+                    f"Evaluation data delivered with the model: {inputs.metrics.rows} rows held out from its "
+                    f"training, sha256 {inputs.data_sha256}. Supports per label: "
+                    + ", ".join(f"{label.label} {label.support}" for label in inputs.metrics.per_label)
+                ),
+            }
+        ],
+        "input_format": f"{shape}: {features}",
+        "input_format_map": [{"key": inputs.input_name, "value": f"{shape}: {features}"}],
+        "output_format": "float scores [rows, labels] summing to 1; the prediction is the label of the highest",
+        "output_format_map": [{"key": str(index), "value": label} for index, label in enumerate(inputs.labels)],
+    }
+
+
+def _considerations(inputs: CardInputs) -> dict[str, Any]:
+    rows = inputs.metrics.rows
+    return {
+        "users": [{"description": "The droid fleet: Gonk droids and astromech droids sampling Kyber crystal ore."}],
+        "use_cases": [
+            {"description": "Naming the most probable crystal colour of each ore sample from its four measurements."}
+        ],
+        "limitations": [
+            {
+                "description": f"Measured only on values in the ranges of its evaluation data: {_ranges(inputs.data)}. "
+                "Scores for values outside them (a droid's sensors reading in other units, near zero or far out) "
+                "are answered but unmeasured, and can be confidently wrong."
+            },
+            {
+                "description": f"{rows} evaluation rows: accuracy moves in steps of 1/{rows}, "
+                "so small differences between models are not significant."
+            },
+            {"description": "It knows only its labels file's labels: a crystal of another colour gets one of them."},
+        ],
+        "tradeoffs": [
+            {"description": "The calibration curve shows whether a high score can be trusted as a probability."}
+        ],
+    }
+
+
+def model_card(inputs: CardInputs) -> dict[str, Any]:
+    """The card as a JSON document of the Model Card Toolkit v0.0.2 schema."""
+    version = inputs.served.sha256[:12]
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "model_details": {
+            "name": inputs.name,
+            "overview": f"The {inputs.name} Kyber crystal classifier served from {inputs.served.file}.",
+            "documentation": (
+                f"Served from {inputs.served.file} (sha256 {inputs.served.sha256}), the ONNX export of "
+                f"{inputs.source.file} (sha256 {inputs.source.sha256}). The version is the first 12 hex digits "
+                "of the served file's SHA-256, as in the X-Kyber-Model-Version header."
+            ),
+            "owners": OWNERS,
+            "version": {
+                "name": version,
+                "date": inputs.built.isoformat(),
+                "diff": f"exported from {inputs.source.file}, sha256 {inputs.source.sha256}",
+            },
+            "path": inputs.served.file,
+        },
+        "model_parameters": _parameters(inputs),
+        "quantitative_analysis": {
+            "performance_metrics": performance_metrics(inputs.metrics, inputs.parity_max_abs_diff),
+            "graphics": {
+                "description": f"Measured through {inputs.served.file} in ONNX Runtime on {EVALUATION_FILE}.",
+                "collection": [
+                    {"name": name, "image": base64.b64encode(png).decode("ascii")}
+                    for name, png in inputs.graphics.items()
+                ],
+            },
+        },
+        "considerations": _considerations(inputs),
+    }
+
+
+def card_json(card: dict[str, Any]) -> str:
+    return json.dumps(card, indent=1) + "\n"

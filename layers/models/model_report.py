@@ -1,0 +1,170 @@
+"""The models report (`make report`): both models built as `sam build` builds them, measured on evaluation.csv,
+side by side in one HTML page with its figures as PNG files beside it. A build output, never deployed."""
+
+from __future__ import annotations
+
+import argparse
+import html
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+
+from build_models_layer import Assessment, LayerBuild, ModelsLayerError, build_layer
+from evaluation_figures import parity_png
+from kyber.manifest import Manifest, ModelEntry
+from model_evaluation import EVALUATION_FILE, EvaluationDataError, LabelMetrics
+from quality_gate import QualityGate, QualityGateError
+
+DEFAULT_SOURCE = Path(__file__).resolve().parent / "artifacts"
+STYLE = """
+body { font-family: sans-serif; margin: 2em; max-width: 72em; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+.side-by-side { display: flex; gap: 2em; flex-wrap: wrap; }
+figure { margin: 0; max-width: 26em; }
+figcaption { font-size: 0.9em; color: #444; }
+"""
+CAPTIONS = {
+    "confusion-matrix": "Confusion matrix of {model} on {rows} evaluation rows: row = true label, column = predicted "
+    "label; everything off the diagonal is a crystal named wrongly.",
+    "calibration": "Calibration curve of {model}: rows grouped by their highest score; a point below the dotted "
+    "diagonal means the model is more confident than it is right. ECE is the rows-weighted mean gap.",
+    "parity": "Parity of {model}: per row, the largest difference between a score of the served ONNX file and the "
+    "native model's, over the probe rows and the evaluation rows; the dashed line is the build's tolerance.",
+}
+FIGURE_SECTIONS = {"confusion-matrix": "Confusion matrices", "calibration": "Calibration", "parity": "Parity"}
+FIGURE_NAMES = {"confusion-matrix": "Confusion matrix", "calibration": "Calibration curve"}
+
+
+def _cells(values: Iterable[object], tag: str = "td") -> str:
+    return "".join(f"<{tag}>{html.escape(str(value))}</{tag}>" for value in values)
+
+
+def _table(header: list[str], rows: list[list[object]]) -> str:
+    body = "".join(f"<tr>{_cells(row)}</tr>" for row in rows)
+    return f"<table><tr>{_cells(header, 'th')}</tr>{body}</table>"
+
+
+def _overall_rows(build: LayerBuild) -> list[list[object]]:
+    models = list(build.manifest.models)
+
+    def row(name: str, value: Callable[[ModelEntry, Assessment], object]) -> list[object]:
+        return [name, *(value(build.manifest.models[model], build.assessments[model]) for model in models)]
+
+    return [
+        row("served file", lambda entry, _: f"{entry.file} ({entry.sha256[:12]})"),
+        row("accuracy", lambda _, a: f"{a.metrics.accuracy:.4f}"),
+        row("balanced accuracy", lambda _, a: f"{a.metrics.balanced_accuracy:.4f}"),
+        row("lowest per-label recall", lambda _, a: _recall(a.metrics.lowest_recall)),
+        row("log loss", lambda _, a: f"{a.metrics.log_loss:.4f}"),
+        row("macro F1", lambda _, a: f"{a.metrics.macro.f1:.4f}"),
+        row("weighted F1", lambda _, a: f"{a.metrics.weighted.f1:.4f}"),
+        row("expected calibration error", lambda _, a: f"{a.metrics.expected_calibration_error:.4f}"),
+        row("parity, max |Δp| on evaluation rows", lambda _, a: f"{a.evaluation_differences.max():.2e}"),
+        row("parity, max |Δp| on probe rows", lambda entry, _: f"{entry.parity.max_abs_diff:.2e}"),
+    ]
+
+
+def _recall(label: LabelMetrics) -> str:
+    return f"{label.recall:.4f} ({label.label})"
+
+
+def _label_table(per_label: tuple[LabelMetrics, ...], averages: tuple[LabelMetrics, ...]) -> str:
+    rows: list[list[object]] = [
+        [label.label, f"{label.precision:.4f}", f"{label.recall:.4f}", f"{label.f1:.4f}", label.support]
+        for label in (*per_label, *averages)
+    ]
+    return _table(["label", "precision", "recall", "F1", "support"], rows)
+
+
+def _model_labels(model: str, assessment: Assessment) -> str:
+    metrics = assessment.metrics
+    return (
+        f"<div><h3>{html.escape(model)}</h3>{_label_table(metrics.per_label, (metrics.macro, metrics.weighted))}</div>"
+    )
+
+
+def _figure(path: Path, caption: str) -> str:
+    alt = html.escape(caption.split(":")[0])
+    return (
+        f'<figure><img src="{html.escape(path.name)}" alt="{alt}">'
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+    )
+
+
+def write_figures(build: LayerBuild, out: Path) -> dict[str, list[str]]:
+    """Each model's figures as PNG files in out; the HTML of each kind of figure, one per model."""
+    kinds: dict[str, list[str]] = {kind: [] for kind in CAPTIONS}
+    for model, assessment in build.assessments.items():
+        entry = build.manifest.models[model]
+        differences = np.concatenate([assessment.probe_differences, assessment.evaluation_differences])
+        pngs = {kind: assessment.graphics[name] for kind, name in FIGURE_NAMES.items()}
+        pngs["parity"] = parity_png(model, differences, entry.parity.tolerance)
+        for kind, png in pngs.items():
+            path = out / f"{model}-{kind}.png"
+            path.write_bytes(png)
+            caption = CAPTIONS[kind].format(model=model, rows=assessment.metrics.rows)
+            kinds[kind].append(_figure(path, caption))
+    return kinds
+
+
+def page(build: LayerBuild, gate: QualityGate, source: Path, figures: dict[str, list[str]]) -> str:
+    manifest: Manifest = build.manifest
+    first = next(iter(build.manifest.models.values())).evaluation
+    sections = [
+        f"<h1>Kyber crystal models: {' and '.join(manifest.models)}</h1>",
+        f"<p>Built from <code>{html.escape(str(source))}</code>, measured through each served ONNX file in "
+        f"ONNX Runtime on <code>{EVALUATION_FILE}</code> ({first.rows} rows, sha256 {first.data_sha256[:12]}). "
+        f"Quality gate (<code>{gate.source.name}</code>): accuracy at least {gate.min_accuracy:.2f}, lowest "
+        f"per-label recall at least {gate.min_lowest_recall:.2f}; both models pass, or there would be no report.</p>",
+        "<h2>Overall</h2>",
+        _table(["", *manifest.models], _overall_rows(build)),
+        "<h2>Per label</h2>",
+        '<div class="side-by-side">',
+        *(_model_labels(model, assessment) for model, assessment in build.assessments.items()),
+        "</div>",
+    ]
+    for kind, title in FIGURE_SECTIONS.items():
+        sections += [f"<h2>{title}</h2>", '<div class="side-by-side">', *figures[kind], "</div>"]
+    body = "\n".join(sections)
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Kyber models report</title>'
+        f"<style>{STYLE}</style></head><body>\n{body}\n</body></html>\n"
+    )
+
+
+def write_report(source: Path, out: Path) -> Path:
+    """Build source's models into a scratch folder, measure them, and write out/index.html with its figures."""
+    gate = QualityGate.read()
+    with tempfile.TemporaryDirectory(prefix="kyber-report-") as scratch:
+        build = build_layer(source, Path(scratch) / "models", gate=gate)
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    figures = write_figures(build, out)
+    index = out / "index.html"
+    index.write_text(page(build, gate, source, figures), encoding="utf-8")
+    return index
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="folder with the native artifacts")
+    parser.add_argument("--out", type=Path, required=True, help="folder to write index.html and its figures into")
+    args = parser.parse_args(argv)
+    try:
+        index = write_report(args.source, args.out)
+    except (ModelsLayerError, EvaluationDataError, QualityGateError, ValueError, OSError) as exc:
+        print(f"model_report: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {index}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
