@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,14 +24,30 @@ def models_dir(monkeypatch: pytest.MonkeyPatch) -> Path:
     return built
 
 
+def mounting_any_of(containers: set[str], roots: tuple[Path, ...]) -> set[str]:
+    """Those of the containers with a mount under one of roots (one removed meanwhile is not listed)."""
+    found = set()
+    for container in containers:
+        inspected = subprocess.run(
+            ["docker", "inspect", "--format", "{{range .Mounts}}{{.Source}}\n{{end}}", container],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if any(Path(source).is_relative_to(root) for source in inspected.stdout.split() for root in roots):
+            found.add(container)
+    return found
+
+
 @pytest.fixture(scope="session")
-def emulator_containers() -> Iterator[None]:
-    """Fails the run if the emulator leaves containers behind."""
+def emulator_containers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Fails the run if the emulator leaves containers behind: those serving this checkout's build or a copy of
+    it this run made (another checkout's emulator on the same machine is none of this run's business)."""
     if shutil.which("docker") is None:
         pytest.fail("docker is not installed: run `make setup` (scripts/emulator/prepare.sh)")
     before = container_ids()
     yield
-    left = container_ids() - before
+    left = mounting_any_of(container_ids() - before, (REPO, tmp_path_factory.getbasetemp()))
     assert not left, f"containers left behind: {sorted(left)}"
 
 
