@@ -1,6 +1,11 @@
-"""POST /astromech: the request's "model" picks the model; every model is verified and loaded during init."""
+"""POST /astromech: the request's "model" picks the model; every model is verified and loaded during init.
+
+Under the Open Inference Protocol it answers for the server (GET /v2, /v2/health/live and /ready) and for any
+model named in the path, /v2/models/{model}/...: every model it serves, and a 404 for any other.
+"""
 
 from kyber.api import Api, ProxyEvent, lambda_handler_for
+from kyber.inference_protocol import InferenceProtocol
 from kyber.responses import JsonResponse
 from kyber.service import load_classifier
 
@@ -12,5 +17,9 @@ classifier = load_classifier()
 def classify_with_chosen_model(event: ProxyEvent) -> JsonResponse:
     return classifier.classify(event)
 
+
+protocol = InferenceProtocol(classifier)
+protocol.add_server_routes(app)
+protocol.add_model_routes(app, "/v2/models/{model}")
 
 lambda_handler = lambda_handler_for(app)

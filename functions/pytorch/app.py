@@ -1,6 +1,10 @@
-"""POST /pytorch: crystal colours from the PyTorch model, verified and loaded during init."""
+"""POST /pytorch: crystal colours from the PyTorch model, verified and loaded during init.
+
+The same model under the Open Inference Protocol: /v2/models/pytorch[/versions/{version}], its /ready and /infer.
+"""
 
 from kyber.api import Api, ProxyEvent, lambda_handler_for
+from kyber.inference_protocol import InferenceProtocol
 from kyber.responses import JsonResponse
 from kyber.service import load_classifier
 
@@ -12,5 +16,7 @@ classifier = load_classifier("pytorch")
 def classify_with_pytorch(event: ProxyEvent) -> JsonResponse:
     return classifier.classify(event)
 
+
+InferenceProtocol(classifier).add_model_routes(app, "/v2/models/pytorch")
 
 lambda_handler = lambda_handler_for(app)

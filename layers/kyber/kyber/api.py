@@ -1,8 +1,11 @@
 """The API's HTTP face: each function's routes, answered from API Gateway REST proxy events, and the one
 table that maps domain errors to statuses.
 
-A function serves one POST route, so routing is a dictionary lookup here: Powertools' event handler, made
-for many routes and event sources, costs a noticeable part of a cold start to import (README, "Routing").
+A function serves a handful of routes, so routing is a dictionary lookup for literal paths and, for paths with
+parameters (`/v2/models/{model}/infer`), a comparison segment by segment: Powertools' event handler, made for
+many routes and event sources, costs a noticeable part of a cold start to import (README, "Routing").
+Errors are written in each face's own shape: `{"message": ...}` on the native routes, `{"error": ...}` under
+/v2, as the Open Inference Protocol and its clients read them.
 """
 
 from __future__ import annotations
@@ -15,7 +18,15 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from kyber.errors import BatchTooLargeError, CrystalBatchError, ModelChoiceError, ServiceError
+from kyber.errors import (
+    BatchTooLargeError,
+    CrystalBatchError,
+    InferenceRequestError,
+    ModelChoiceError,
+    ModelNotFoundError,
+    NotJsonError,
+    ServiceError,
+)
 from kyber.observability import logger, metrics
 from kyber.responses import JsonResponse, json_text
 
@@ -25,18 +36,42 @@ STATUS_BY_ERROR: dict[type[ServiceError], HTTPStatus] = {
     ModelChoiceError: HTTPStatus.BAD_REQUEST,
     CrystalBatchError: HTTPStatus.UNPROCESSABLE_ENTITY,
     BatchTooLargeError: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    InferenceRequestError: HTTPStatus.BAD_REQUEST,
+    ModelNotFoundError: HTTPStatus.NOT_FOUND,
+    NotJsonError: HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
 }
 
 # The 500's message; its requestId says which log lines hold the details.
 INTERNAL_ERROR_MESSAGE = "internal error while predicting; quote the requestId when reporting it"
 
+# The Open Inference Protocol's routes, whose errors are {"error": ...}.
+INFERENCE_PROTOCOL_PREFIX = "/v2"
+
+INFERENCE_PROTOCOL_ROUTES = (
+    "the protocol's routes are GET /v2, /v2/health/live, /v2/health/ready, /v2/models/{model}[/versions/{version}]"
+    " and its /ready, and POST /v2/models/{model}[/versions/{version}]/infer"
+)
+
 ProxyEvent = Mapping[str, Any]
-Route = Callable[[ProxyEvent], JsonResponse]
+# A route is called with the event and, as keyword arguments, its path's parameters.
+Route = Callable[..., JsonResponse]
 LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 
 def status_of(error: ServiceError) -> HTTPStatus:
     return next(STATUS_BY_ERROR[kind] for kind in type(error).__mro__ if kind in STATUS_BY_ERROR)
+
+
+def speaks_inference_protocol(path: str) -> bool:
+    return path == INFERENCE_PROTOCOL_PREFIX or path.startswith(INFERENCE_PROTOCOL_PREFIX + "/")
+
+
+def error_body(path: str, message: str, details: Mapping[str, object] | None = None) -> dict[str, object]:
+    """An error's body in the shape the path's clients read: the protocol's {"error": message} under /v2,
+    the native {"message": message, ...details} elsewhere."""
+    if speaks_inference_protocol(path):
+        return {"error": message}
+    return {"message": message, **(details or {})}
 
 
 def error_response(
@@ -54,30 +89,69 @@ def rejection(
     return error_response(status, body or {"message": reason}, headers)
 
 
+def _segments(path: str) -> tuple[str, ...]:
+    return tuple(path.split("/"))
+
+
+def _is_parameter(segment: str) -> bool:
+    return segment.startswith("{") and segment.endswith("}")
+
+
 class Api:
-    """The POST routes of one function, by path."""
+    """The routes of one function: by path, then by method. A path may have parameters, `{name}` segments."""
 
     def __init__(self) -> None:
-        self.routes: dict[str, Route] = {}
+        self.routes: dict[str, dict[str, Route]] = {}
+        self._templates: list[tuple[tuple[str, ...], str]] = []
 
-    def post(self, path: str) -> Callable[[Route], Route]:
+    def route(self, method: str, path: str) -> Callable[[Route], Route]:
         def register(route: Route) -> Route:
-            self.routes[path] = route
+            if path not in self.routes:
+                self.routes[path] = {}
+                if any(map(_is_parameter, _segments(path))):
+                    self._templates.append((_segments(path), path))
+            self.routes[path][method.upper()] = route
             return route
 
         return register
 
+    def post(self, path: str) -> Callable[[Route], Route]:
+        return self.route("POST", path)
+
+    def get(self, path: str) -> Callable[[Route], Route]:
+        return self.route("GET", path)
+
+    def match(self, path: str) -> tuple[str, dict[str, str]] | None:
+        """The registered path that path is, and its parameters' values; a literal path wins over a template."""
+        if path in self.routes:
+            return path, {}
+        segments = _segments(path)
+        for template_segments, template in self._templates:
+            if len(template_segments) != len(segments):
+                continue
+            parameters = {}
+            for expected, given in zip(template_segments, segments, strict=True):
+                if _is_parameter(expected) and given:
+                    parameters[expected[1:-1]] = given
+                elif expected != given:
+                    break
+            else:
+                return template, parameters
+        return None
+
     def resolve(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         """The proxy response to one event: the route's answer, or the error it raised as JSON."""
+        path = event.get("path") if isinstance(event, dict) else None
+        path = path if isinstance(path, str) else ""
         try:
             return self._answer(event).to_proxy_response()
         except ServiceError as error:
             status = status_of(error)
-            return rejection(status, error.message, error.body()).to_proxy_response()
+            return rejection(status, error.message, error_body(path, error.message, error.details)).to_proxy_response()
         except Exception:
             logger.exception("request failed", request_id=context.aws_request_id)
             count_failure(context)
-            body = {"message": INTERNAL_ERROR_MESSAGE, "requestId": context.aws_request_id}
+            body = {**error_body(path, INTERNAL_ERROR_MESSAGE), "requestId": context.aws_request_id}
             return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, body).to_proxy_response()
 
     def _answer(self, event: dict[str, Any]) -> JsonResponse:
@@ -86,22 +160,26 @@ class Api:
             return rejection(HTTPStatus.BAD_REQUEST, problem)
         # API Gateway sends the path as asked: /sklearn/ reaches the /sklearn route.
         path, method = event["path"].rstrip("/"), event["httpMethod"].upper()
-        route = self.routes.get(path)
-        if route is None:
-            return rejection(
-                HTTPStatus.NOT_FOUND,
-                f"no route for {method} {event['path']}",
-                {"message": "no such route; POST /sklearn, /pytorch or /astromech"},
-            )
-        if method != "POST":
+        matched = self.match(path)
+        if matched is None:
+            return rejection(HTTPStatus.NOT_FOUND, f"no route for {method} {event['path']}", self._not_found(path))
+        template, parameters = matched
+        methods = self.routes[template]
+        if method not in methods:
             # The API sends every method of its routes here, to be answered in JSON.
+            allowed = ", ".join(methods)
             return rejection(
                 HTTPStatus.METHOD_NOT_ALLOWED,
                 f"{method} is not allowed on {path}",
-                {"message": f"{method} is not allowed on {path}; use POST"},
-                Allow="POST",
+                error_body(path, f"{method} is not allowed on {path}; use {' or '.join(methods)}"),
+                Allow=allowed,
             )
-        return route(event)
+        return methods[method](event, **parameters)
+
+    def _not_found(self, path: str) -> dict[str, object]:
+        if speaks_inference_protocol(path):
+            return error_body(path, f"no such route: {path[:100]}; {INFERENCE_PROTOCOL_ROUTES}")
+        return {"message": "no such route; POST /sklearn, /pytorch or /astromech"}
 
 
 def count_failure(context: LambdaContext) -> None:

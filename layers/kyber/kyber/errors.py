@@ -34,6 +34,19 @@ class BatchTooLargeError(ServiceError):
     """crystalData has more rows than the configured maximum."""
 
 
+class InferenceRequestError(ServiceError):
+    """An inference request (Open Inference Protocol) whose structure the model cannot take: its inputs, shape,
+    datatype, outputs or parameters."""
+
+
+class ModelNotFoundError(ServiceError):
+    """A model, or a version of one, that this function does not serve."""
+
+
+class NotJsonError(ServiceError):
+    """A request body that is not JSON text: binary tensor data, or a content type that says so."""
+
+
 def crystal_data_problems(count: int, nouns: tuple[str, str], problems: Iterable[dict[str, Any]]) -> CrystalBatchError:
     """The 422 for count problems in crystalData: what they are (nouns: singular, plural), the first
     MAX_REPORTED_PROBLEMS of them, and how many there are."""

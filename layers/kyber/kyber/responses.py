@@ -52,6 +52,11 @@ def _pieces(labels: tuple[str, ...]) -> tuple[np.ndarray, bytes]:
     return np.array(quoted, dtype=object), row
 
 
+def quoted_labels(labels: tuple[str, ...]) -> np.ndarray:
+    """Each label as JSON text, in an array that a row's argmax indexes."""
+    return _pieces(labels)[0]
+
+
 def prediction_json(labels: tuple[str, ...], scores: np.ndarray) -> str:
     """{"prediction": [label, ...], "scores": [{label: score, ...}, ...]} for scores of shape (rows, labels)."""
     quoted, row = _pieces(labels)

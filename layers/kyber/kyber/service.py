@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
+import numpy as np
 from aws_lambda_powertools.metrics import MetricUnit
 
 from kyber.errors import ModelArtifactError, crystal_data_problems
@@ -47,6 +48,15 @@ class Classifier:
             model = self._model_for(payload)
             batch = parse_crystal_batch(payload, feature_count=self.feature_count, max_rows=self.max_rows)
             del payload
+        probabilities = self.score(model, batch)
+        return JsonResponse(
+            HTTPStatus.OK,
+            prediction_json(model.labels, probabilities),
+            {MODEL_HEADER: model.name, MODEL_VERSION_HEADER: model.version},
+        )
+
+    def score(self, model: CrystalModel, batch: np.ndarray) -> np.ndarray:
+        """The model's scores of a checked batch, logged and counted; rows it cannot score are a 422."""
         started = time.perf_counter()
         scores = model.score(batch)
         predict_ms = round((time.perf_counter() - started) * 1000, 3)
@@ -59,11 +69,7 @@ class Classifier:
             )
         metrics.add_metric(name="CrystalsClassified", unit=MetricUnit.Count, value=len(batch))
         logger.info("crystals classified", model=model.name, rows=len(batch), predict_ms=predict_ms)
-        return JsonResponse(
-            HTTPStatus.OK,
-            prediction_json(model.labels, scores.probabilities),
-            {MODEL_HEADER: model.name, MODEL_VERSION_HEADER: model.version},
-        )
+        return scores.probabilities
 
     def _model_for(self, payload: dict[str, Any]) -> CrystalModel:
         if self.chosen_by_request:

@@ -61,7 +61,7 @@ def parse_json_body(body: object, *, is_base64_encoded: bool = False) -> Any:
     """Decode the request body; a body that is not JSON text is a CrystalBatchError. Call it within
     collection_paused, with the checks of what it returns, as Classifier.classify does."""
     if body is not None and not isinstance(body, str):
-        raise CrystalBatchError(f"request body must be JSON text, got {_json_kind(body)} in the event")
+        raise CrystalBatchError(f"request body must be JSON text, got {json_kind(body)} in the event")
     if is_base64_encoded and body:
         try:
             raw: str | bytes = base64.b64decode(body, validate=True)
@@ -88,7 +88,7 @@ def parse_json_body(body: object, *, is_base64_encoded: bool = False) -> Any:
 
 def require_object(payload: Any) -> dict[str, Any]:
     if not isinstance(payload, dict):
-        raise CrystalBatchError(f"request body must be a JSON object, got {_json_kind(payload)}")
+        raise CrystalBatchError(f"request body must be a JSON object, got {json_kind(payload)}")
     return payload
 
 
@@ -98,7 +98,7 @@ def parse_model_choice(payload: dict[str, Any], choices: tuple[str, ...]) -> str
         raise ModelChoiceError(f"model is required: {expected}")
     model = payload["model"]
     if not isinstance(model, str):
-        raise ModelChoiceError(f"model must be a string, {expected}; got {_json_kind(model)}")
+        raise ModelChoiceError(f"model must be a string, {expected}; got {json_kind(model)}")
     if model not in choices:
         raise ModelChoiceError(f"unknown model {model[:40]!r}: expected {expected}")
     return model
@@ -110,7 +110,7 @@ def parse_crystal_batch(payload: dict[str, Any], *, feature_count: int, max_rows
         raise CrystalBatchError(f"crystalData is required: a list of rows of {feature_count} numbers")
     rows = payload["crystalData"]
     if not isinstance(rows, list):
-        raise CrystalBatchError(f"crystalData must be a list of rows, got {_json_kind(rows)}")
+        raise CrystalBatchError(f"crystalData must be a list of rows, got {json_kind(rows)}")
     if not rows:
         raise CrystalBatchError("crystalData is empty; send at least one row")
     if len(rows) > max_rows:
@@ -140,26 +140,26 @@ def _problems(rows: list[Any], feature_count: int) -> Iterator[dict[str, Any]]:
         if not isinstance(row, list):
             yield {
                 "row": row_index,
-                "error": f"row must be a list of {feature_count} numbers, got {_json_kind(row)}",
+                "error": f"row must be a list of {feature_count} numbers, got {json_kind(row)}",
             }
         elif len(row) != feature_count:
             yield {"row": row_index, "error": f"row must have exactly {feature_count} values, got {len(row)}"}
         else:
             for position, value in enumerate(row):
-                problem = _value_problem(value)
+                problem = value_problem(value)
                 if problem:
                     yield {"row": row_index, "position": position, "error": problem}
 
 
-def _value_problem(value: Any) -> str | None:
+def value_problem(value: Any) -> str | None:
     if isinstance(value, _Unrepresentable):
         return value.problem
     if type(value) not in _NUMBER_TYPES:
-        return f"{_json_kind(value)} is not a number"
+        return f"{json_kind(value)} is not a number"
     return None if math.isfinite(value) else "number is not finite"
 
 
-def _json_kind(value: Any) -> str:
+def json_kind(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):
