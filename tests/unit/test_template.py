@@ -39,6 +39,19 @@ METHODS = ("post", "x-amazon-apigateway-any-method")
 STACK = PseudoParameterValues(region="eu-west-1", account_id="123456789012", stack_name="kyber-crystal-classifier")
 # A model release as the ML team names it: a prefix ending in its manifest's SHA-256.
 MODEL_RELEASE = "s3://kyber-models/releases/" + "0123456789abcdef" * 4 + "/"
+MODEL_PATHS = ("", "/ready", "/infer", "/versions/{version}", "/versions/{version}/ready", "/versions/{version}/infer")
+# The Open Inference Protocol's paths, by the function that serves them.
+PROTOCOL_PATHS = {
+    "SklearnFunction": [f"/v2/models/sklearn{tail}" for tail in MODEL_PATHS],
+    "PytorchFunction": [f"/v2/models/pytorch{tail}" for tail in MODEL_PATHS],
+    "AstromechFunction": [
+        "/v2",
+        "/v2/health/live",
+        "/v2/health/ready",
+        *(f"/v2/models/{{model}}{tail}" for tail in MODEL_PATHS),
+    ],
+}
+ANY_METHOD = "x-amazon-apigateway-any-method"
 
 
 @cache
@@ -140,7 +153,7 @@ def test_every_route_invokes_its_functions_live_alias() -> None:
     template = deployed()
     _, api = only(resources_of_type(template, "AWS::ApiGateway::RestApi"))
     paths = api["Properties"]["Body"]["paths"]
-    assert set(paths) == set(FUNCTIONS.values())
+    assert set(paths) == set(FUNCTIONS.values()) | {path for paths in PROTOCOL_PATHS.values() for path in paths}
     for function, path in FUNCTIONS.items():
         # POST, and every other method, which the function answers with 405
         assert set(paths[path]) == set(METHODS)
@@ -548,3 +561,93 @@ def test_sam_deploy_acknowledges_what_the_template_needs() -> None:
     # Roles without fixed names, and a transform besides SAM's own.
     assert capabilities == {"CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"}
     assert source_template()["Transform"] == ["AWS::LanguageExtensions", "AWS::Serverless-2016-10-31"]
+
+
+# The Open Inference Protocol's routes and API Gateway's own answers.
+
+
+def test_every_inference_protocol_path_invokes_the_live_alias_of_the_function_that_serves_it() -> None:
+    template = deployed()
+    _, api = only(resources_of_type(template, "AWS::ApiGateway::RestApi"))
+    paths = api["Properties"]["Body"]["paths"]
+    for function, served in PROTOCOL_PATHS.items():
+        for path in served:
+            # Every method, so that the function answers the ones a route lacks with a JSON 405
+            assert set(paths[path]) == {ANY_METHOD}, path
+            method = paths[path][ANY_METHOD]
+            uri = method["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
+            assert f"/functions/${{{alias_of(function)}}}/invocations" in uri
+            # The key, throttling and access logs of the stage apply to them as to the native routes
+            assert method["security"] == [{"api_key": []}]
+    permissions = {
+        name: resource["Properties"]["FunctionName"]
+        for name, resource in resources_of_type(template, "AWS::Lambda::Permission").items()
+    }
+    assert len(permissions) == sum(map(len, PROTOCOL_PATHS.values())) + 2 * len(FUNCTIONS)
+    for name, target in permissions.items():
+        (function,) = (function for function in FUNCTIONS if name.startswith(function))
+        assert target == {"Ref": alias_of(function)}
+
+
+def test_without_keys_no_inference_protocol_route_asks_for_one() -> None:
+    _, api = only(resources_of_type(deployed(ApiKeyRequired="false"), "AWS::ApiGateway::RestApi"))
+    for served in PROTOCOL_PATHS.values():
+        for path in served:
+            assert "security" not in api["Properties"]["Body"]["paths"][path][ANY_METHOD]
+
+
+def gateway_answers(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    _, api = only(resources_of_type(template, "AWS::ApiGateway::RestApi"))
+    return dict(api["Properties"]["Body"]["x-amazon-apigateway-gateway-responses"])
+
+
+@pytest.mark.parametrize(
+    ("response_type", "status"),
+    [
+        ("MISSING_AUTHENTICATION_TOKEN", "404"),
+        ("INVALID_API_KEY", "403"),
+        ("THROTTLED", "429"),
+        ("QUOTA_EXCEEDED", "429"),
+        ("REQUEST_TOO_LARGE", "413"),
+    ],
+)
+def test_api_gateways_own_errors_are_json_with_error_and_message_and_the_right_status(
+    response_type: str, status: str
+) -> None:
+    answer = gateway_answers(deployed())[response_type]
+    assert answer["statusCode"] == status
+    assert answer["responseParameters"] == {"gatewayresponse.header.Content-Type": "'application/json'"}
+    # API Gateway puts its message in as a JSON string ($context.error.messageString, quotes included)
+    body = answer["responseTemplates"]["application/json"].replace("$context.error.messageString", '"Forbidden"')
+    fields = json.loads(body)
+    assert set(fields) == {"error", "message"}
+    assert all(isinstance(text, str) and text for text in fields.values())
+
+
+def test_an_unknown_path_is_a_404_naming_the_routes_and_anything_else_api_gateway_refuses_is_json() -> None:
+    answers = gateway_answers(deployed())
+    unknown = json.loads(answers["MISSING_AUTHENTICATION_TOKEN"]["responseTemplates"]["application/json"])
+    assert "no such route" in unknown["error"]
+    assert "/v2" in unknown["error"]
+    assert unknown["message"] == "no such route; POST /sklearn, /pytorch or /astromech"
+    for default in ("DEFAULT_4XX", "DEFAULT_5XX"):
+        assert "statusCode" not in answers[default]  # the status of the error it stands for
+        template = answers[default]["responseTemplates"]["application/json"]
+        assert json.loads(template.replace("$context.error.messageString", '"Bad Gateway"')) == {
+            "error": "Bad Gateway",
+            "message": "Bad Gateway",
+        }
+
+
+def test_a_change_to_api_gateways_own_errors_is_a_new_deployment_of_the_stage() -> None:
+    # Given the stack, and the same template with one gateway response worded differently
+    changed = copy.deepcopy(source_template())
+    answers = changed["Resources"]["KyberApi"]["Properties"]["GatewayResponses"]
+    answers["THROTTLED"]["ResponseTemplates"] = {"application/json": '{"error":"slow down","message":"slow down"}'}
+    deployments = (
+        set(resources_of_type(template, "AWS::ApiGateway::Deployment"))
+        for template in (deployed(), transformed(changed, {}))
+    )
+    # Then SAM makes a new deployment, which puts the new answer on the stage
+    before, after = deployments
+    assert before.isdisjoint(after)
