@@ -17,6 +17,7 @@ def classify_with_pytorch(event: ProxyEvent) -> JsonResponse:
     return classifier.classify(event)
 
 
-InferenceProtocol(classifier).add_model_routes(app, "/v2/models/pytorch")
+protocol = InferenceProtocol(classifier)
+protocol.add_model_routes(app, "/v2/models/pytorch")
 
 lambda_handler = lambda_handler_for(app)

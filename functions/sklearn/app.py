@@ -17,6 +17,7 @@ def classify_with_sklearn(event: ProxyEvent) -> JsonResponse:
     return classifier.classify(event)
 
 
-InferenceProtocol(classifier).add_model_routes(app, "/v2/models/sklearn")
+protocol = InferenceProtocol(classifier)
+protocol.add_model_routes(app, "/v2/models/sklearn")
 
 lambda_handler = lambda_handler_for(app)

@@ -28,6 +28,15 @@ EXPECTED_STATUS: dict[str, HTTPStatus] = {
     "astromech_bad_data.json": HTTPStatus.UNPROCESSABLE_ENTITY,
     "astromech_bad_model.json": HTTPStatus.BAD_REQUEST,
     "astromech_bad_model_and_data.json": HTTPStatus.BAD_REQUEST,
+    # The Open Inference Protocol, served by the same functions
+    "sklearn_v2_infer.json": HTTPStatus.OK,
+    "sklearn_v2_model_metadata.json": HTTPStatus.OK,
+    "pytorch_v2_infer_classification.json": HTTPStatus.OK,
+    "pytorch_v2_infer_bad_shape.json": HTTPStatus.BAD_REQUEST,
+    "astromech_v2_server_ready.json": HTTPStatus.OK,
+    "astromech_v2_server_metadata.json": HTTPStatus.OK,
+    "astromech_v2_unknown_model.json": HTTPStatus.NOT_FOUND,
+    "astromech_v2_infer_not_finite.json": HTTPStatus.UNPROCESSABLE_ENTITY,
 }
 
 
@@ -41,8 +50,22 @@ def load_event(name: str) -> dict[str, Any]:
 
 
 def route_of(name: str) -> str:
-    """The route a sample event is sent to: its file name's first word."""
+    """The function a sample event is sent to, named by its native route: its file name's first word."""
     return name.split("_", 1)[0]
+
+
+def speaks_inference_protocol(name: str) -> bool:
+    """Whether a sample event is an Open Inference Protocol request (its answer's errors are {"error": ...})."""
+    return name.split("_")[1] == "v2"
+
+
+def protocol_event(route: str, method: str, path: str, body: str | None = None, **headers: str) -> dict[str, Any]:
+    """An API Gateway REST proxy event for an Open Inference Protocol request to route's function."""
+    event = single_row_event(route)
+    event.update(httpMethod=method, path=path, body=body, isBase64Encoded=False)
+    event["headers"] = {"Host": "localhost:3000", **headers}
+    event["multiValueHeaders"] = {name: [value] for name, value in event["headers"].items()}
+    return event
 
 
 def single_row_event(route: str) -> dict[str, Any]:

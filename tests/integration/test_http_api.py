@@ -21,8 +21,8 @@ def test_http_answer_equals_the_in_process_answer(api_url, invoke, name):
     event = load_event(name)
     route = route_of(name)
     expected = invoke(route, event)
-    # When the same body is POSTed over HTTP
-    answer = post(f"{api_url}/{route}", event["body"])
+    # When the same request is sent over HTTP
+    answer = send(event["httpMethod"], f"{api_url}{event['path']}", event["body"])
     # Then status and JSON body are the same
     assert answer.status == expected.status == EXPECTED_STATUS[name]
     assert answer.content_type == "application/json"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scripts.harness.events import EVENTS_DIR, EXPECTED_STATUS, load_event, route_of
+from scripts.harness.events import EVENTS_DIR, EXPECTED_STATUS, load_event, route_of, speaks_inference_protocol
 
 
 def test_every_event_file_is_catalogued():
@@ -16,7 +16,11 @@ def test_sample_event_gives_its_expected_status(invoke, name, status):
     answer = invoke(route_of(name), load_event(name))
     assert answer.status == status
     assert answer.headers["Content-Type"] == "application/json"
-    if status == 200:
+    if speaks_inference_protocol(name):
+        # The protocol's answers: an error is {"error": ...} and nothing else
+        assert ("error" in answer.body) == (status != 200)
+        assert status == 200 or list(answer.body) == ["error"]
+    elif status == 200:
         assert len(answer.body["prediction"]) == len(answer.body["scores"]) >= 1
     else:
         assert answer.body["message"]

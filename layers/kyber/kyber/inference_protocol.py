@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import orjson
+from aws_lambda_powertools.metrics import MetricUnit
 
 from kyber.api import Api, ProxyEvent
 from kyber.errors import (
@@ -24,6 +25,7 @@ from kyber.errors import (
     ModelNotFoundError,
     NotJsonError,
 )
+from kyber.observability import metrics
 from kyber.registry import CrystalModel
 from kyber.responses import JsonResponse, json_text, quoted_labels
 from kyber.service import MODEL_HEADER, MODEL_VERSION_HEADER, Classifier
@@ -43,7 +45,9 @@ ONNX_DATATYPES = {"tensor(double)": "FP64", "tensor(float)": "FP32"}
 # The largest finite value of each datatype a client may declare; every value is read as the JSON number it
 # is, in double precision, so a row scores as it does on the native routes whatever the declared datatype.
 FLOAT_LIMITS = {"FP16": 65504.0, "FP32": float(np.finfo(np.float32).max), "FP64": math.inf}
-INTEGER_DATATYPES = {f"{kind}{bits}": np.iinfo(f"{kind.lower()}{bits}") for kind in ("INT", "UINT") for bits in (8, 16, 32, 64)}
+INTEGER_DATATYPES = {
+    f"{kind}{bits}": np.iinfo(f"{kind.lower()}{bits}") for kind in ("INT", "UINT") for bits in (8, 16, 32, 64)
+}
 _NUMBER_TYPES = frozenset((int, float))
 
 
@@ -161,19 +165,19 @@ class InferenceProtocol:
         # The specification's example says "live"; tritonclient and KServe's client read "ready".
         ready = JsonResponse(HTTPStatus.OK, json_text({"live": True, "ready": True}))
         metadata = JsonResponse(HTTPStatus.OK, json_text(self.server_metadata()))
-        app.get("/v2/health/live")(lambda _event: live)
-        app.get("/v2/health/ready")(lambda _event: ready)
-        app.get("/v2")(lambda _event: metadata)
+        app.get("/v2/health/live")(lambda _event: counted(live))
+        app.get("/v2/health/ready")(lambda _event: counted(ready))
+        app.get("/v2")(lambda _event: counted(metadata))
 
     def add_model_routes(self, app: Api, model_path: str) -> None:
         """The model routes under model_path: /v2/models/<name> for one model, or /v2/models/{model} for any."""
         default = model_path.rsplit("/", 1)[-1]
 
         def metadata(_event: ProxyEvent, model: str = default, version: str | None = None) -> JsonResponse:
-            return self.model_metadata(model, version)
+            return counted(self.model_metadata(model, version))
 
         def ready(_event: ProxyEvent, model: str = default, version: str | None = None) -> JsonResponse:
-            return self.model_ready(model, version)
+            return counted(self.model_ready(model, version))
 
         def infer(event: ProxyEvent, model: str = default, version: str | None = None) -> JsonResponse:
             return self.infer(event, model, version)
@@ -182,6 +186,12 @@ class InferenceProtocol:
             app.get(path)(metadata)
             app.get(f"{path}/ready")(ready)
             app.post(f"{path}/infer")(infer)
+
+
+def counted(answer: JsonResponse) -> JsonResponse:
+    """A health or metadata answer, counted: every request leaves a metric, as the native routes' do."""
+    metrics.add_metric(name="ProtocolQueries", unit=MetricUnit.Count, value=1)
+    return answer
 
 
 def require_json(event: ProxyEvent) -> None:
@@ -385,4 +395,3 @@ def _classified(written: bytes, scores: np.ndarray, labels: tuple[str, ...], cou
         for index in indices
     ]
     return orjson.dumps(entries)
-
