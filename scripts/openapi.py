@@ -18,12 +18,13 @@ from http import HTTPStatus
 from types import ModuleType
 from typing import Any
 
-from kyber.api import INTERNAL_ERROR_MESSAGE, STATUS_BY_ERROR
+from kyber.api import INTERNAL_ERROR_MESSAGE, STATUS_BY_ERROR, speaks_inference_protocol
 from kyber.errors import MAX_REPORTED_PROBLEMS
-from kyber.registry import get_registry
+from kyber.inference_protocol import FLOAT_LIMITS, INTEGER_DATATYPES, InferenceProtocol
+from kyber.registry import CrystalModel, get_registry
 from kyber.service import MODEL_HEADER, MODEL_VERSION_HEADER
 from kyber.settings import get_settings
-from scripts.harness.events import FakeLambdaContext, json_event
+from scripts.harness.events import FakeLambdaContext, json_event, protocol_event
 from scripts.project import REPO, resources, routes, template
 
 DOCUMENT = REPO / "openapi.json"
@@ -264,11 +265,16 @@ def document() -> dict[str, Any]:
     get_settings.cache_clear()
     get_registry.cache_clear()
     paths: dict[str, Any] = {}
+    modules = []
     for route in routes():
         # A fresh init, as a cold start makes it under the current settings.
         module = importlib.reload(importlib.import_module(f"functions.{route}.app"))
+        modules.append(module)
         for path in module.app.routes:
-            paths.setdefault(path, {})["post"] = operation(route, module)
+            if not speaks_inference_protocol(path):
+                paths.setdefault(path, {})["post"] = operation(route, module)
+    for module in modules:
+        paths.update(protocol_paths(module))
     info = {
         "title": "Kyber crystal classifier",
         "version": "1.0.0",
@@ -276,7 +282,312 @@ def document() -> dict[str, Any]:
         "probable crystal colour and every colour's score. Any other method on these paths is answered "
         "405, with Allow: POST.",
     }
-    return {"openapi": "3.1.0", "info": info, **servers_and_security(), "paths": paths}
+    tags = [{"name": PROTOCOL_TAG, "description": PROTOCOL_DESCRIPTION}]
+    return {"openapi": "3.1.0", "info": info, **servers_and_security(), "tags": tags, "paths": paths}
+
+
+PROTOCOL_TAG = "Open Inference Protocol"
+PROTOCOL_DESCRIPTION = (
+    "KServe's v2 REST protocol, as tritonclient[http] and KServe's InferenceRESTClient speak it, served by the same "
+    "functions: /v2/models/sklearn/... by /sklearn's, /v2/models/pytorch/... by /pytorch's, the server's routes and "
+    'any other model by /astromech\'s. JSON only (tritonclient: binary_data=False); every error is {"error": ...}. '
+    'An output\'s parameters.classification = k gives, per row, the k best "score:index:label" strings.'
+)
+PROTOCOL_ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {"error": {"type": "string", "description": "What is wrong, in a short human sentence."}},
+    "additionalProperties": False,
+}
+GATEWAY_PROTOCOL_ANSWERS = {
+    "403": (GATEWAY_ANSWERS["403"][0], {"error": "Forbidden", "message": "Forbidden"}),
+    "429": (GATEWAY_ANSWERS["429"][0], {"error": "Too Many Requests", "message": "Too Many Requests"}),
+}
+TENSOR_METADATA = {
+    "type": "object",
+    "required": ["name", "datatype", "shape"],
+    "properties": {
+        "name": {"type": "string"},
+        "datatype": {"type": "string"},
+        "shape": {"type": "array", "items": {"type": "integer"}},
+    },
+}
+PROTOCOL_RESPONSES = {
+    "live": {"type": "object", "required": ["live"], "properties": {"live": {"type": "boolean"}}},
+    "ready": {
+        "type": "object",
+        "required": ["live", "ready"],
+        "properties": {"live": {"type": "boolean"}, "ready": {"type": "boolean"}},
+    },
+    "server": {
+        "type": "object",
+        "required": ["name", "version", "extensions"],
+        "properties": {
+            "name": {"type": "string"},
+            "version": {"type": "string"},
+            "extensions": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "model ready": {
+        "type": "object",
+        "required": ["name", "ready"],
+        "properties": {"name": {"type": "string"}, "ready": {"type": "boolean"}},
+    },
+    "metadata": {
+        "type": "object",
+        "required": ["name", "versions", "platform", "inputs", "outputs"],
+        "properties": {
+            "name": {"type": "string"},
+            "versions": {"type": "array", "items": {"type": "string"}},
+            "platform": {"type": "string", "const": "onnx_onnxv1"},
+            "inputs": {"type": "array", "items": TENSOR_METADATA},
+            "outputs": {"type": "array", "items": TENSOR_METADATA},
+        },
+    },
+    "infer": {
+        "type": "object",
+        "required": ["model_name", "model_version", "outputs"],
+        "properties": {
+            "model_name": {"type": "string"},
+            "model_version": {"type": "string"},
+            "id": {"type": "string", "description": "The request's id, when it had one."},
+            "outputs": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["name", "datatype", "shape", "data"],
+                    "properties": {**TENSOR_METADATA["properties"], "data": {"type": "array"}},
+                },
+            },
+        },
+    },
+}
+PROTOCOL_ERRORS = {
+    HTTPStatus.BAD_REQUEST: "The request's structure: inputs, name, shape, datatype, data not filling the shape, "
+    "outputs, classification count or id.",
+    HTTPStatus.NOT_FOUND: "No such model, or no such version of it.",
+    HTTPStatus.REQUEST_ENTITY_TOO_LARGE: "More rows than the limit.",
+    HTTPStatus.UNSUPPORTED_MEDIA_TYPE: "Binary tensor data (Inference-Header-Content-Length, application/octet-stream "
+    "or binary_data_size): send JSON.",
+    HTTPStatus.UNPROCESSABLE_ENTITY: "The body is not a JSON object, or a value is not a finite number (or beyond "
+    "the declared datatype's range, or too large for the model's own arithmetic).",
+}
+
+
+def protocol_answer(module: ModuleType, method: str, path: str, body: Any = None, **headers: str) -> Any:
+    raw = None if body is None else body if isinstance(body, str) else json.dumps(body)
+    route = module.__name__.split(".")[1]
+    with contextlib.redirect_stdout(io.StringIO()):
+        response = module.lambda_handler(protocol_event(route, method, path, raw, **headers), FakeLambdaContext())
+    return response["statusCode"], json.loads(response["body"])
+
+
+def protocol_content(schema: dict[str, Any], example: Any) -> dict[str, Any]:
+    return {"application/json": {"schema": schema, "example": example}}
+
+
+def protocol_gateway_responses() -> dict[str, Any]:
+    schema = {"type": "object", "required": ["error", "message"], "properties": {"error": MESSAGE, "message": MESSAGE}}
+    return {
+        status: {"description": description, "content": protocol_content(schema, example)}
+        for status, (description, example) in GATEWAY_PROTOCOL_ANSWERS.items()
+    }
+
+
+def protocol_errors(examples: dict[HTTPStatus, Any]) -> dict[str, Any]:
+    return {
+        str(int(status)): {"description": PROTOCOL_ERRORS[status], "content": protocol_content(PROTOCOL_ERROR, body)}
+        for status, body in sorted(examples.items())
+    }
+
+
+def infer_request_schema(protocol: InferenceProtocol) -> dict[str, Any]:
+    model = next(iter(protocol.models.values()))
+    model_input, probabilities, labels = protocol.tensors(model)
+    max_rows, features = protocol.classifier.max_rows, protocol.classifier.feature_count
+    number = {"type": "number", "description": "A finite measurement, read as the JSON number it is."}
+    row = {"type": "array", "items": number, "minItems": features, "maxItems": features}
+    datatypes = [*FLOAT_LIMITS, *INTEGER_DATATYPES]
+    tensor = {
+        "type": "object",
+        "required": ["name", "shape", "datatype", "data"],
+        "properties": {
+            "name": {"type": "string", "const": model_input.name},
+            "shape": {
+                "type": "array",
+                "prefixItems": [{"type": "integer", "minimum": 1, "maximum": max_rows}, {"const": features}],
+                "minItems": 2,
+                "maxItems": 2,
+                "description": f"[rows, {features}], at most {max_rows} rows.",
+            },
+            "datatype": {"type": "string", "enum": datatypes, "description": "The model's own is in its metadata."},
+            "parameters": {"type": "object", "propertyNames": {"not": {"const": "binary_data_size"}}},
+            "data": {
+                "type": "array",
+                "items": {"oneOf": [number, row]},
+                "minItems": 1,
+                "maxItems": max_rows * features,
+                "description": "rows x features values, flat in row-major order or nested as rows; it must fill "
+                "the shape exactly.",
+            },
+        },
+    }
+    output = {
+        "type": "object",
+        "required": ["name"],
+        "properties": {
+            "name": {"type": "string", "enum": [probabilities.name, labels.name]},
+            "parameters": {
+                "type": "object",
+                "properties": {"classification": {"type": "integer", "minimum": 1, "maximum": len(model.labels)}},
+            },
+        },
+    }
+    return {
+        "type": "object",
+        "required": ["inputs"],
+        "properties": {
+            "id": {"type": "string"},
+            "parameters": {"type": "object"},
+            "inputs": {"type": "array", "items": tensor, "minItems": 1, "maxItems": 1},
+            "outputs": {"type": "array", "items": output, "minItems": 1},
+        },
+    }
+
+
+def infer_example(protocol: InferenceProtocol, model: CrystalModel) -> dict[str, Any]:
+    """The recorded answer to SAMPLE_ROWS in the protocol's shape: live scores differ between CPUs in their last
+    digits, and the document must be the same wherever it is generated."""
+    recorded = RECORDED_ANSWER[model.name]
+    _, probabilities, labels = protocol.tensors(model)
+    rows = len(SAMPLE_ROWS)
+    return {
+        "model_name": model.name,
+        "model_version": model.version,
+        "id": "droid-7",
+        "outputs": [
+            {
+                **probabilities.metadata(),
+                "shape": [rows, len(model.labels)],
+                "data": [row[label] for row in recorded["scores"] for label in model.labels],
+            },
+            {**labels.metadata(), "shape": [rows], "data": recorded["prediction"]},
+        ],
+    }
+
+
+PROTOCOL_SUMMARIES = {
+    "live": "Server live: the function answers.",
+    "ready": "Server ready: every model is loaded (an execution environment answers only once they are).",
+    "server": "Server metadata: name, version and extensions.",
+    "model ready": "Model ready.",
+    "metadata": "Model metadata, read from the ONNX file and the labels.",
+    "infer": "Inference: one input tensor of rows; the probabilities and the labels as outputs.",
+}
+
+
+def kind_of(path: str) -> str:
+    if path.startswith("/v2/health/"):
+        return path.rsplit("/", 1)[-1]
+    if path == "/v2":
+        return "server"
+    return {"ready": "model ready", "infer": "infer"}.get(path.rsplit("/", 1)[-1], "metadata")
+
+
+def path_parameters(path: str, protocol: InferenceProtocol) -> list[dict[str, Any]]:
+    parameters = []
+    if "{model}" in path:
+        schema = {"type": "string", "enum": list(protocol.models)}
+        parameters.append({"name": "model", "in": "path", "required": True, "schema": schema})
+    if "{version}" in path:
+        versions = [model.version for model in protocol.models.values()]
+        schema = {"type": "string", "enum": versions, "description": "The model's X-Kyber-Model-Version."}
+        parameters.append({"name": "version", "in": "path", "required": True, "schema": schema})
+    return parameters
+
+
+def infer_request_example(protocol: InferenceProtocol, model: CrystalModel) -> dict[str, Any]:
+    model_input, _, _ = protocol.tensors(model)
+    values = [value for row in SAMPLE_ROWS for value in row]
+    tensor = {"name": model_input.name, "shape": [len(SAMPLE_ROWS), len(SAMPLE_ROWS[0])], "datatype": "FP64"}
+    return {"id": "droid-7", "inputs": [{**tensor, "data": values}]}
+
+
+def infer_error_examples(module: ModuleType, path: str, request: dict[str, Any]) -> dict[HTTPStatus, Any]:
+    tensor = request["inputs"][0]
+    too_many = module.protocol.classifier.max_rows + 1
+    bodies: dict[HTTPStatus, Any] = {
+        HTTPStatus.BAD_REQUEST: {"inputs": [{**tensor, "data": tensor["data"][:-1]}]},
+        HTTPStatus.REQUEST_ENTITY_TOO_LARGE: {"inputs": [{**tensor, "shape": [too_many, len(SAMPLE_ROWS[0])]}]},
+        HTTPStatus.UNPROCESSABLE_ENTITY: {"inputs": [{**tensor, "data": ["5.1", *tensor["data"][1:]]}]},
+    }
+    examples = {status: protocol_answer(module, "POST", path, body)[1] for status, body in bodies.items()}
+    binary = protocol_answer(module, "POST", path, "{}", **{"Inference-Header-Content-Length": "2"})
+    examples[HTTPStatus.UNSUPPORTED_MEDIA_TYPE] = binary[1]
+    return examples
+
+
+def not_found_example(module: ModuleType, template: str, method: str, model: CrystalModel) -> dict[HTTPStatus, Any]:
+    """The 404 of a path with parameters: an unknown version, or else an unknown model."""
+    if "{version}" in template:
+        path = template.replace("{model}", model.name).replace("{version}", "000000000000")
+    elif "{model}" in template:
+        path = template.replace("{model}", "tensorflow")
+    else:
+        return {}
+    return {HTTPStatus.NOT_FOUND: protocol_answer(module, method, path, "{}")[1]}
+
+
+def protocol_server_error() -> dict[str, Any]:
+    schema = {
+        **PROTOCOL_ERROR,
+        "required": ["error", "requestId"],
+        "properties": {**PROTOCOL_ERROR["properties"], "requestId": {"type": "string"}},
+    }
+    example = {"error": INTERNAL_ERROR_MESSAGE, "requestId": "c0ffee00-request-id"}
+    return {"description": server_error_response()["description"], "content": protocol_content(schema, example)}
+
+
+def protocol_operation(module: ModuleType, template: str, method: str) -> dict[str, Any]:
+    """One route of the protocol, with an example of each answer made by calling its handler."""
+    protocol: InferenceProtocol = module.protocol
+    model = next(iter(protocol.models.values()))
+    path = template.replace("{model}", model.name).replace("{version}", model.version)
+    kind = kind_of(template)
+    operation: dict[str, Any] = {
+        "operationId": template.strip("/").replace("/", "_").replace("{", "").replace("}", "") + f"_{method.lower()}",
+        "summary": PROTOCOL_SUMMARIES[kind],
+        "tags": [PROTOCOL_TAG],
+    }
+    if path_parameters(template, protocol):
+        operation["parameters"] = path_parameters(template, protocol)
+    errors = not_found_example(module, template, method, model)
+    if kind == "infer":
+        request = infer_request_example(protocol, model)
+        status, live = protocol_answer(module, method, path, request)
+        example = infer_example(protocol, model)
+        if status != HTTPStatus.OK or live["outputs"][1] != example["outputs"][1]:
+            raise RuntimeError(f"{path} no longer answers the recorded example: {status} {live}")
+        schema = infer_request_schema(protocol)
+        operation["requestBody"] = {"required": True, "content": protocol_content(schema, request)}
+        errors.update(infer_error_examples(module, path, request))
+    else:
+        example = protocol_answer(module, method, path)[1]
+    ok = {"description": PROTOCOL_SUMMARIES[kind], "content": protocol_content(PROTOCOL_RESPONSES[kind], example)}
+    responses = {"200": ok, **protocol_errors(errors)}
+    if kind == "infer":
+        responses["500"] = protocol_server_error()
+    operation["responses"] = {**responses, **protocol_gateway_responses()}
+    return operation
+
+
+def protocol_paths(module: ModuleType) -> dict[str, Any]:
+    """The protocol's routes of one function, in the order it registered them."""
+    return {
+        path: {method.lower(): protocol_operation(module, path, method) for method in methods}
+        for path, methods in module.app.routes.items()
+        if speaks_inference_protocol(path)
+    }
 
 
 def text() -> str:

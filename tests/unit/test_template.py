@@ -550,7 +550,8 @@ def test_the_openapi_document_asks_for_the_key_the_deployed_api_checks_on_its_st
     deployed_server = document["servers"][1]["url"]
     assert deployed_server.endswith(f"/{stage['Properties']['StageName']}")
     for path_item in document["paths"].values():
-        assert {"403", "429"} <= set(path_item["post"]["responses"])
+        for operation in path_item.values():
+            assert {"403", "429"} <= set(operation["responses"])
 
 
 def test_sam_deploy_acknowledges_what_the_template_needs() -> None:
