@@ -293,7 +293,7 @@ PROTOCOL_DESCRIPTION = (
     'any other model by /astromech\'s. JSON only (tritonclient: binary_data=False); every error is {"error": ...}. '
     'An output\'s parameters.classification = k gives, per row, the k best "score:index:label" strings.'
 )
-PROTOCOL_ERROR = {
+PROTOCOL_ERROR: dict[str, Any] = {
     "type": "object",
     "required": ["error"],
     "properties": {"error": {"type": "string", "description": "What is wrong, in a short human sentence."}},
@@ -303,7 +303,7 @@ GATEWAY_PROTOCOL_ANSWERS = {
     "403": (GATEWAY_ANSWERS["403"][0], {"error": "Forbidden", "message": "Forbidden"}),
     "429": (GATEWAY_ANSWERS["429"][0], {"error": "Too Many Requests", "message": "Too Many Requests"}),
 }
-TENSOR_METADATA = {
+TENSOR_METADATA: dict[str, Any] = {
     "type": "object",
     "required": ["name", "datatype", "shape"],
     "properties": {
