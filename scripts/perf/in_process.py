@@ -1,5 +1,6 @@
-"""The in-process figures of `make benchmark`: a request's latency beside the seed-style model call, where a
-request's time goes stage by stage, and the slowest bodies within Lambda's request limit.
+"""The in-process figures of `make benchmark`: a request's latency beside the seed-style model call, the Open
+Inference Protocol's inference beside the native route, where a request's time goes stage by stage, and the
+slowest bodies within Lambda's request limit.
 
 Run by scripts.perf.benchmark in a child process given the functions' environment (scripts.project), so that
 each handler's init reads the built models as a cold start would.
@@ -17,8 +18,10 @@ import sys
 import time
 from collections.abc import Iterator
 from functools import partial
+from itertools import chain
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import joblib
 import numpy as np
@@ -27,7 +30,7 @@ import torch
 from crystal_mlp import CrystalMLP
 from kyber.responses import prediction_json
 from kyber.validation import collection_paused, parse_crystal_batch, parse_json_body, require_object
-from scripts.harness.events import FakeLambdaContext, json_event, proxy_event
+from scripts.harness.events import FakeLambdaContext, json_event, protocol_event, proxy_event
 from scripts.perf.timing import median_seconds
 from scripts.project import routes
 
@@ -86,6 +89,31 @@ def request_latency(rows: int, repeats: int, seed_style: SeedStyle) -> None:
             seed = median_seconds(partial(seed_style.answer, model, event["body"]), count)
             figures.append(f"{ours * 1e3:8.3f} ms ({seed / ours:4.1f}x seed-style {seed * 1e3:.3f} ms)")
         print(f"  /{route:<10} 1 row {figures[0]}   {rows} rows {figures[1]}")
+
+
+def tensor_event(model: str, data: list[list[float]], datatype: str) -> dict[str, Any]:
+    """POST /v2/models/<model>/infer with the rows as one flat tensor, as tritonclient sends them."""
+    tensor = {"name": "crystal_data", "shape": [len(data), 4], "datatype": datatype, "data": list(chain(*data))}
+    return protocol_event(model, "POST", f"/v2/models/{model}/infer", json.dumps({"inputs": [tensor]}))
+
+
+def protocol_latency(rows: int, repeats: int) -> None:
+    print(
+        f"\nThe Open Inference Protocol beside the native route, in-process (median; 1 row x{repeats * 10},"
+        f" {rows} rows x{repeats}):\n  the same rows, as one flat tensor in the model's datatype, to the same function"
+    )
+    context, batch = FakeLambdaContext(), random_batch(rows)
+    for model, datatype in (("sklearn", "FP64"), ("pytorch", "FP32")):
+        handler = handler_of(model)
+        figures = []
+        for data, count in (([SAMPLE[0]], repeats * 10), (batch, repeats)):
+            native = json_event(model, {"crystalData": data})
+            tensor = tensor_event(model, data, datatype)
+            with contextlib.redirect_stdout(io.StringIO()):
+                ours = median_seconds(partial(handler.lambda_handler, native, context), count)
+                protocol = median_seconds(partial(handler.lambda_handler, tensor, context), count)
+            figures.append(f"{protocol * 1e3:7.3f} ms ({protocol / ours:4.2f}x /{model} {ours * 1e3:.3f} ms)")
+        print(f"  /v2/models/{model}/infer  1 row {figures[0]}   {rows} rows {figures[1]}")
 
 
 def stage_marks(body: str, module: ModuleType) -> Iterator[float]:
@@ -159,6 +187,7 @@ def worst_bodies(repeats: int) -> None:
 def main(arguments: list[str]) -> None:
     rows, repeats, artifacts = int(arguments[0]), int(arguments[1]), Path(arguments[2])
     request_latency(rows, repeats, SeedStyle(artifacts))
+    protocol_latency(rows, repeats)
     request_stages(rows, repeats)
     worst_bodies(max(3, repeats // 4))
 

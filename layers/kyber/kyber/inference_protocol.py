@@ -8,10 +8,9 @@ rows go through the native routes' check; anything else is walked only to say wh
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from http import HTTPStatus
 from itertools import chain, islice
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import orjson
@@ -44,15 +43,16 @@ SEND_JSON = "send the tensors as JSON (tritonclient: binary_data=False on every 
 ONNX_DATATYPES = {"tensor(double)": "FP64", "tensor(float)": "FP32"}
 # The largest finite value of each datatype a client may declare; every value is read as the JSON number it
 # is, in double precision, so a row scores as it does on the native routes whatever the declared datatype.
-FLOAT_LIMITS = {"FP16": 65504.0, "FP32": float(np.finfo(np.float32).max), "FP64": math.inf}
+# Written out rather than asked of numpy's finfo and iinfo, whose first calls are a noticeable part of an init.
+FLOAT_LIMITS = {"FP16": 65504.0, "FP32": 3.4028234663852886e38, "FP64": math.inf}
 INTEGER_DATATYPES = {
-    f"{kind}{bits}": np.iinfo(f"{kind.lower()}{bits}") for kind in ("INT", "UINT") for bits in (8, 16, 32, 64)
+    **{f"INT{bits}": (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) for bits in (8, 16, 32, 64)},
+    **{f"UINT{bits}": (0, 2**bits - 1) for bits in (8, 16, 32, 64)},
 }
 _NUMBER_TYPES = frozenset((int, float))
 
 
-@dataclass(frozen=True)
-class TensorSpec:
+class TensorSpec(NamedTuple):
     name: str
     datatype: str
     shape: list[int]
@@ -61,8 +61,7 @@ class TensorSpec:
         return {"name": self.name, "datatype": self.datatype, "shape": self.shape}
 
 
-@dataclass(frozen=True)
-class InputLimits:
+class InputLimits(NamedTuple):
     """What the input tensor must be: its name, the model's feature count, and the most rows a request may carry."""
 
     name: str
@@ -70,8 +69,7 @@ class InputLimits:
     max_rows: int
 
 
-@dataclass(frozen=True)
-class Inference:
+class Inference(NamedTuple):
     """What one inference request asks: its id, its rows, and the outputs it wants (with a classification count)."""
 
     request_id: str | None
@@ -312,11 +310,10 @@ def _check_range(batch: np.ndarray, flat: list[Any], datatype: str, input_name: 
         if limit < math.inf and float(np.abs(batch).max()) > limit:
             raise CrystalBatchError(f"input {input_name!r} holds values beyond {datatype}'s range (±{limit:g})")
         return
-    bounds = INTEGER_DATATYPES[datatype]
-    if set(map(type, flat)) != {int} or batch.min() < bounds.min or batch.max() > bounds.max:
+    low, high = INTEGER_DATATYPES[datatype]
+    if set(map(type, flat)) != {int} or min(flat) < low or max(flat) > high:
         raise InferenceRequestError(
-            f"input {input_name!r} is declared {datatype}: every value must be a whole number"
-            f" from {bounds.min} to {bounds.max}"
+            f"input {input_name!r} is declared {datatype}: every value must be a whole number from {low} to {high}"
         )
 
 
