@@ -85,10 +85,10 @@ lint: $(VENV)/.installed .venv-lint/.installed
 unit: build
 	$(PYTHON) -m pytest tests/unit
 
-integration: setup build
+integration: setup build .venv-clients/.installed
 	$(PYTHON) -m pytest -m integration tests/integration
 
-test: lint setup build
+test: lint setup build .venv-clients/.installed
 	$(PYTHON) -m pytest tests
 
 benchmark: setup build
