@@ -1,8 +1,9 @@
 """The Open Inference Protocol (KServe v2 REST) beside the native routes: server and model metadata and readiness,
 and inference requests read into the same float64 batch the native routes score, answered in the protocol's JSON.
 
-A flat tensor becomes one array at once (its value types checked as a set, then numpy converts the list), nested
-rows go through the native routes' check; anything else is walked only to say what is wrong and where.
+A tensor's values become one array at once (their types checked as a set, then numpy converts the flat list; nested
+rows are first checked as the native routes check crystalData, by the set of their types and lengths); only a
+tensor already known to be bad is walked, to say what is wrong and where.
 """
 
 from __future__ import annotations
