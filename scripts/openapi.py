@@ -364,7 +364,7 @@ PROTOCOL_RESPONSES = {
 }
 PROTOCOL_ERRORS = {
     HTTPStatus.BAD_REQUEST: "The request's structure: inputs, name, shape, datatype, data not filling the shape, "
-    "outputs, classification count or id.",
+    "parameters, outputs, classification count or id.",
     HTTPStatus.NOT_FOUND: "No such model, or no such version of it.",
     HTTPStatus.REQUEST_ENTITY_TOO_LARGE: "More rows than the limit.",
     HTTPStatus.UNSUPPORTED_MEDIA_TYPE: "Binary tensor data (Inference-Header-Content-Length, application/octet-stream "

@@ -311,6 +311,21 @@ BAD_REQUESTS: dict[str, tuple[Any, HTTPStatus, str]] = {
         HTTPStatus.BAD_REQUEST,
         "classification applies to output 'probabilities', not 'label'",
     ),
+    "request parameters a list": (
+        infer_body(parameters=[1]),
+        HTTPStatus.BAD_REQUEST,
+        "the parameters of the request must be an object, got a list",
+    ),
+    "input parameters a string": (
+        {"inputs": [{**infer_body()["inputs"][0], "parameters": "binary"}]},
+        HTTPStatus.BAD_REQUEST,
+        "the parameters of input 'crystal_data' must be an object, got a string",
+    ),
+    "output parameters a list": (
+        infer_body(outputs=[{"name": "probabilities", "parameters": [None, None]}]),
+        HTTPStatus.BAD_REQUEST,
+        "the parameters of output 'probabilities' must be an object, got a list",
+    ),
     "binary input": (
         {"inputs": [{**infer_body()["inputs"][0], "parameters": {"binary_data_size": 48}}]},
         HTTPStatus.UNSUPPORTED_MEDIA_TYPE,

@@ -209,6 +209,7 @@ def parse_inference_request(payload: dict[str, Any], limits: InputLimits, output
     request_id = payload.get("id")
     if request_id is not None and not isinstance(request_id, str):
         raise InferenceRequestError(f"id must be a string, got {json_kind(request_id)}")
+    _parameters_of(payload, "the request")
     inputs = payload.get("inputs")
     if not isinstance(inputs, list) or len(inputs) != 1 or not isinstance(inputs[0], dict):
         raise InferenceRequestError(
@@ -230,7 +231,7 @@ def parse_input(tensor: dict[str, Any], limits: InputLimits) -> np.ndarray:
     name, datatype, shape, data = (tensor.get(key) for key in ("name", "datatype", "shape", "data"))
     if name != input_name:
         raise InferenceRequestError(f"unknown input {_short(name)}: the model's one input is {input_name!r}")
-    if isinstance(tensor.get("parameters"), dict) and "binary_data_size" in tensor["parameters"]:
+    if "binary_data_size" in _parameters_of(tensor, f"input {input_name!r}"):
         raise NotJsonError(f"input {input_name!r} is binary data (binary_data_size); {SEND_JSON}")
     if datatype not in FLOAT_LIMITS and datatype not in INTEGER_DATATYPES:
         raise InferenceRequestError(
@@ -330,12 +331,22 @@ def parse_outputs(outputs: Any, names: tuple[str, str]) -> dict[str, int | None]
         name = output.get("name")
         if name not in names:
             raise InferenceRequestError(f"unknown output {_short(name)}: the model's outputs are {expected}")
-        asked[name] = _classification(output.get("parameters"), name, names[0])
+        asked[name] = _classification(_parameters_of(output, f"output {name!r}"), name, names[0])
     return asked
 
 
-def _classification(parameters: Any, name: str, probabilities: str) -> int | None:
-    if not isinstance(parameters, dict) or CLASSIFICATION not in parameters:
+def _parameters_of(holder: dict[str, Any], what: str) -> dict[str, Any]:
+    """The parameters object of the request, an input or an output; the protocol has them an object when present."""
+    parameters = holder.get("parameters")
+    if parameters is None:
+        return {}
+    if not isinstance(parameters, dict):
+        raise InferenceRequestError(f"the parameters of {what} must be an object, got {json_kind(parameters)}")
+    return parameters
+
+
+def _classification(parameters: dict[str, Any], name: str, probabilities: str) -> int | None:
+    if CLASSIFICATION not in parameters:
         return None
     count = parameters[CLASSIFICATION]
     if name != probabilities:
