@@ -326,6 +326,13 @@ BAD_REQUESTS: dict[str, tuple[Any, HTTPStatus, str]] = {
         HTTPStatus.BAD_REQUEST,
         "the parameters of output 'probabilities' must be an object, got a list",
     ),
+    "id null": (infer_body(id=None), HTTPStatus.BAD_REQUEST, "id must be a string, got null"),
+    "outputs null": (infer_body(outputs=None), HTTPStatus.BAD_REQUEST, "outputs must be a non-empty list of objects"),
+    "output parameters null": (
+        infer_body(outputs=[{"name": "probabilities", "parameters": None}]),
+        HTTPStatus.BAD_REQUEST,
+        "the parameters of output 'probabilities' must be an object, got null",
+    ),
     "binary input": (
         {"inputs": [{**infer_body()["inputs"][0], "parameters": {"binary_data_size": 48}}]},
         HTTPStatus.UNSUPPORTED_MEDIA_TYPE,

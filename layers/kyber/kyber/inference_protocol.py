@@ -206,8 +206,9 @@ def require_json(event: ProxyEvent) -> None:
 def parse_inference_request(payload: dict[str, Any], limits: InputLimits, output_names: tuple[str, str]) -> Inference:
     """The request's id, rows and outputs, or what is wrong with them. Keys and parameters the protocol
     leaves to servers (binary_data_output, binary_data, ...) are ignored: the answer is JSON."""
+    # A key the protocol types is absent or of its type: null is not "absent".
     request_id = payload.get("id")
-    if request_id is not None and not isinstance(request_id, str):
+    if "id" in payload and not isinstance(request_id, str):
         raise InferenceRequestError(f"id must be a string, got {json_kind(request_id)}")
     _parameters_of(payload, "the request")
     inputs = payload.get("inputs")
@@ -216,7 +217,8 @@ def parse_inference_request(payload: dict[str, Any], limits: InputLimits, output
             f"inputs must be a list of one tensor object, {limits.name!r}; got {_described(inputs)}"
         )
     batch = parse_input(inputs[0], limits)
-    return Inference(request_id, batch, parse_outputs(payload.get("outputs"), output_names))
+    outputs = parse_outputs(payload["outputs"], output_names) if "outputs" in payload else dict.fromkeys(output_names)
+    return Inference(request_id, batch, outputs)
 
 
 def _described(value: Any) -> str:
@@ -320,9 +322,7 @@ def _check_range(batch: np.ndarray, flat: list[Any], datatype: str, input_name: 
 
 
 def parse_outputs(outputs: Any, names: tuple[str, str]) -> dict[str, int | None]:
-    """The outputs asked for, each with its classification count (None for the tensor itself); all without outputs."""
-    if outputs is None:
-        return dict.fromkeys(names)
+    """The outputs asked for, each with its classification count (None for the tensor itself)."""
     if not isinstance(outputs, list) or not outputs or not all(isinstance(output, dict) for output in outputs):
         raise InferenceRequestError("outputs must be a non-empty list of objects, each with a name")
     asked: dict[str, int | None] = {}
@@ -337,9 +337,9 @@ def parse_outputs(outputs: Any, names: tuple[str, str]) -> dict[str, int | None]
 
 def _parameters_of(holder: dict[str, Any], what: str) -> dict[str, Any]:
     """The parameters object of the request, an input or an output; the protocol has them an object when present."""
-    parameters = holder.get("parameters")
-    if parameters is None:
+    if "parameters" not in holder:
         return {}
+    parameters = holder["parameters"]
     if not isinstance(parameters, dict):
         raise InferenceRequestError(f"the parameters of {what} must be an object, got {json_kind(parameters)}")
     return parameters
