@@ -211,6 +211,12 @@ BAD_REQUESTS: dict[str, tuple[Any, HTTPStatus, str]] = {
         "input 'crystal_data' has datatype 'BOOL'; send FP64",
     ),
     "BYTES": (infer_body(datatype="BYTES"), HTTPStatus.BAD_REQUEST, "input 'crystal_data' has datatype 'BYTES'"),
+    "datatype an object": (
+        infer_body(datatype={}),
+        HTTPStatus.BAD_REQUEST,
+        "input 'crystal_data' has datatype an object",
+    ),
+    "datatype a list": (infer_body(datatype=["FP64"]), HTTPStatus.BAD_REQUEST, "has datatype a list"),
     "no datatype": (infer_body(datatype=None), HTTPStatus.BAD_REQUEST, "input 'crystal_data' has datatype null"),
     "3 features": (
         infer_body(shape=[4, 3]),

@@ -235,7 +235,7 @@ def parse_input(tensor: dict[str, Any], limits: InputLimits) -> np.ndarray:
         raise InferenceRequestError(f"unknown input {_short(name)}: the model's one input is {input_name!r}")
     if "binary_data_size" in _parameters_of(tensor, f"input {input_name!r}"):
         raise NotJsonError(f"input {input_name!r} is binary data (binary_data_size); {SEND_JSON}")
-    if datatype not in FLOAT_LIMITS and datatype not in INTEGER_DATATYPES:
+    if not isinstance(datatype, str) or (datatype not in FLOAT_LIMITS and datatype not in INTEGER_DATATYPES):
         raise InferenceRequestError(
             f"input {input_name!r} has datatype {_short(datatype)}; send FP64 or FP32 (or FP16, INT8-64, UINT8-64)"
         )
