@@ -104,7 +104,7 @@ openapi: build
 	POWERTOOLS_LOG_LEVEL=ERROR $(PYTHON) -m scripts.project exec $(PYTHON) -m scripts.openapi --write
 
 train: $(VENV)/.installed
-	$(PYTHON) layers/models/train_default_models.py --out layers/models/artifacts
+	PYTHONPATH=layers/kyber $(PYTHON) layers/models/train_default_models.py --out layers/models/artifacts
 
 # Against AWS: the caller's own credentials, region and retries (a profile too), not the local
 # stand-ins this Makefile exports when the environment has none.

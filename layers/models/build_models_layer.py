@@ -3,7 +3,9 @@ model and a manifest.
 
 Each ONNX export is run in ONNX Runtime and must match its native model on a probe set and on the evaluation
 rows (max |dp| <= 1e-6, same argmax), and score at least the quality gate's thresholds on the evaluation rows
-(evaluation.csv), or the build fails and writes nothing.
+(evaluation.csv), or the build fails and writes nothing. The manifest also records each feature's range in the
+models' training data: training_range.json when the delivery has one, else scikit-learn's Iris data, on which
+the defaults and the ML team's models were trained.
 """
 
 from __future__ import annotations
@@ -36,16 +38,19 @@ from sklearn.linear_model import LogisticRegression
 
 from crystal_mlp import CrystalMLP
 from evaluation_figures import calibration_png, confusion_matrix_png
+from kyber.errors import ModelArtifactError
 from kyber.labels import read_labels
 from kyber.manifest import (
     LABELS_FILE,
     MANIFEST_FILE,
     MANIFEST_FORMAT,
     Evaluation,
+    TRAINING_RANGE_FILE,
     FileRef,
     Manifest,
     ModelEntry,
     Parity,
+    TrainingRange,
     session_options,
     sha256_of,
 )
@@ -176,6 +181,23 @@ def probe_features(probe_rows: int) -> np.ndarray:
     far = rng.uniform(-100.0, 100.0, size=(tenth, FEATURE_COUNT))
     iris = np.asarray(load_iris().data, dtype=np.float64)
     return np.ascontiguousarray(np.vstack([iris, usual, near_zero, far]))
+
+
+def training_range(source: Path) -> TrainingRange:
+    """The delivery's training_range.json, or without one the range of scikit-learn's Iris data."""
+    path = source / TRAINING_RANGE_FILE
+    if path.exists():
+        delivered = TrainingRange.read(path)
+        if len(delivered.minimum) != FEATURE_COUNT:
+            features = len(delivered.minimum)
+            raise ModelContractError(f"{path.name} gives the range of {features} features, not {FEATURE_COUNT}")
+        return delivered
+    iris = np.asarray(load_iris().data, dtype=np.float64)
+    return TrainingRange(
+        minimum=tuple(iris.min(axis=0).tolist()),
+        maximum=tuple(iris.max(axis=0).tolist()),
+        source="sklearn.datasets.load_iris",
+    )
 
 
 def onnx_session(path: Path) -> onnxruntime.InferenceSession:
@@ -424,6 +446,7 @@ def build_layer(
     labels = read_labels(source / LABELS_FILE)
     models = native_models(source, labels)
     setup = evaluation_setup(evaluation or source / EVALUATION_FILE, labels, gate)
+    feature_range = training_range(source)
     probe = probe_features(probe_rows)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
@@ -441,6 +464,7 @@ def build_layer(
             feature_count=FEATURE_COUNT,
             models=entries,
             built_with=BUILT_WITH,
+            training_range=feature_range,
         )
         (staging / MANIFEST_FILE).write_text(manifest.to_json(), encoding="utf-8")
         staging.chmod(0o755)
@@ -477,7 +501,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         manifest = build_models_layer(args.source, args.out, args.probe_rows, args.evaluation)
-    except (ModelsLayerError, EvaluationDataError, QualityGateError, ValueError, OSError) as exc:
+    except (ModelsLayerError, ModelArtifactError, EvaluationDataError, QualityGateError, ValueError, OSError) as exc:
         print(f"build_models_layer: {exc}", file=sys.stderr)
         return 1
     print(summary(manifest, args.out, time.perf_counter() - started))

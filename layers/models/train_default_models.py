@@ -2,8 +2,9 @@
 
 A seeded, stratified part of Iris is held out: the models are fitted on the rest and the held-out rows are
 written as evaluation.csv, the data the models layer build measures them on. Also writes sklearn.model
-(joblib LogisticRegression), pytorch.model (torch.save of the CrystalMLP state dict) and output_labels.txt
-(a Python-literal list); two runs on the same machine give byte-identical files.
+(joblib LogisticRegression), pytorch.model (torch.save of the CrystalMLP state dict), output_labels.txt
+(a Python-literal list) and training_range.json (each feature's range in the rows the models were fitted on);
+two runs on the same machine give byte-identical files.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
 
 from crystal_mlp import CrystalMLP
+from kyber.manifest import TRAINING_RANGE_FILE, TrainingRange
 
 SEED = 20_230_117
 # Iris classes setosa, versicolor, virginica name Kyber colours in this order: label i names output i.
@@ -133,17 +135,21 @@ def train_default_models(out: Path) -> TrainingReport:
 
     out.mkdir(parents=True, exist_ok=True)
     sklearn_path, pytorch_path, labels_path = out / SKLEARN_FILE, out / PYTORCH_FILE, out / LABELS_FILE
-    evaluation_path = out / EVALUATION_FILE
+    evaluation_path, range_path = out / EVALUATION_FILE, out / TRAINING_RANGE_FILE
     joblib.dump(logistic, sklearn_path)
     torch.save(mlp.state_dict(), pytorch_path)
     labels_path.write_text(repr(list(LABELS)), encoding="utf-8")
     write_evaluation_csv(evaluation_path, split.held_out_features, split.held_out_target)
+    fitted_on = TrainingRange(
+        minimum=tuple(features.min(axis=0).tolist()), maximum=tuple(features.max(axis=0).tolist()), source=""
+    )
+    range_path.write_text(fitted_on.to_json(), encoding="utf-8")
     return TrainingReport(
         sklearn_accuracy=float(logistic.score(features, target)),
         pytorch_accuracy=float(np.mean(mlp_predictions == target)),
         training_rows=len(target),
         held_out_rows=len(split.held_out_target),
-        files=(sklearn_path, pytorch_path, labels_path, evaluation_path),
+        files=(sklearn_path, pytorch_path, labels_path, evaluation_path, range_path),
     )
 
 

@@ -28,3 +28,29 @@ def test_a_row_limit_of_one_is_allowed():
 def test_a_bad_row_limit_says_what_is_wrong(value, reason):
     with pytest.raises(SettingsError, match=f"KYBER_MAX_ROWS must be {reason}"):
         Settings.from_environ({"KYBER_MAX_ROWS": value})
+
+
+def test_by_default_a_top_score_below_six_tenths_is_low_confidence_and_nothing_is_captured():
+    settings = Settings.from_environ({})
+    assert settings.low_confidence_threshold == 0.6
+    assert settings.data_capture_percent == 0.0
+
+
+def test_the_confidence_threshold_and_the_capture_share_are_read_as_numbers():
+    settings = Settings.from_environ({"KYBER_LOW_CONFIDENCE_THRESHOLD": "0.75", "KYBER_DATA_CAPTURE_PERCENT": "2.5"})
+    assert (settings.low_confidence_threshold, settings.data_capture_percent) == (0.75, 2.5)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "reason"),
+    [
+        ("KYBER_LOW_CONFIDENCE_THRESHOLD", "1.5", "between 0 and 1, got 1.5"),
+        ("KYBER_LOW_CONFIDENCE_THRESHOLD", "high", "a number, got 'high'"),
+        ("KYBER_DATA_CAPTURE_PERCENT", "101", "between 0 and 100, got 101"),
+        ("KYBER_DATA_CAPTURE_PERCENT", "-1", "between 0 and 100, got -1"),
+        ("KYBER_DATA_CAPTURE_PERCENT", "nan", "between 0 and 100, got nan"),
+    ],
+)
+def test_a_threshold_or_share_out_of_its_bounds_says_what_is_wrong(name, value, reason):
+    with pytest.raises(SettingsError, match=f"{name} must be {reason}"):
+        Settings.from_environ({name: value})

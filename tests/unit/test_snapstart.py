@@ -115,6 +115,25 @@ def test_environments_restored_from_one_snapshot_draw_different_random_numbers(h
     assert without_hook not in draws
 
 
+def test_environments_restored_from_one_snapshot_capture_different_requests(handler_module, monkeypatch):
+    from tests.support.service import configure_service
+
+    # Given functions that capture half the requests, and the generator's state as the snapshot holds it
+    configure_service(monkeypatch, KYBER_DATA_CAPTURE_PERCENT="50")
+    capture = handler_module("sklearn").classifier.capture
+    (after,) = snapshot_restore_py.get_after_restore()
+    snapshot_state = random.getstate()
+    # When two environments restored from it each decide on the same 64 requests
+    choices = []
+    for _ in range(2):
+        random.setstate(snapshot_state)
+        run_hooks([after])
+        choices.append([capture.sampled() for _ in range(64)])
+    # Then they pick different requests, about half each
+    assert choices[0] != choices[1]
+    assert all(8 < sum(picked) < 56 for picked in choices)
+
+
 def test_the_snapshot_hook_closes_the_s3_clients_connections(model_bucket, built_models, handler_module, monkeypatch):
     # Given a function whose init fetched its models from S3
     upload(model_bucket, built_models)

@@ -1,15 +1,16 @@
 """The models layer's manifest: written by the models build, read by the service, in one typed format.
 
 It names every file of the layer with its SHA-256, each model's ONNX input and output, the parity
-figures the build measured and the headline of its evaluation (the whole of it is in its model card);
-`verified_file` is how the service checks a file still matches it, and
-`session_options` how both the build and the service run a model.
+figures the build measured, the headline of its evaluation (the whole of it is in its model card) and the
+range of each feature in the models' training data; `verified_file` is how the service checks a file still
+matches it, and `session_options` how both the build and the service run a model.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,6 +23,8 @@ from kyber.errors import ModelArtifactError
 MANIFEST_FILE = "manifest.json"
 MANIFEST_FORMAT = 2
 LABELS_FILE = "output_labels.txt"
+# Delivered beside the models: each feature's smallest and largest value in the data they were trained on.
+TRAINING_RANGE_FILE = "training_range.json"
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,35 @@ class Evaluation:
 
 
 @dataclass(frozen=True)
+class TrainingRange:
+    """Each feature's smallest and largest value in the models' training data, and what the build read them from."""
+
+    minimum: tuple[float, ...]
+    maximum: tuple[float, ...]
+    source: str
+
+    def to_json(self) -> str:
+        return json.dumps({"minimum": list(self.minimum), "maximum": list(self.maximum)}, indent=2) + "\n"
+
+    @classmethod
+    def from_document(cls, document: Any, where: str, source: str) -> TrainingRange:
+        """The range in a JSON object {"minimum": [...], "maximum": [...]}; a ModelArtifactError when it is not one."""
+        fields = _Fields(document, where)
+        minimum, maximum = fields.numbers("minimum"), fields.numbers("maximum")
+        if len(minimum) != len(maximum) or any(low > high for low, high in zip(minimum, maximum, strict=True)):
+            raise ModelArtifactError(f"{where}: minimum and maximum must pair up, each minimum at most its maximum")
+        return cls(minimum=minimum, maximum=maximum, source=source)
+
+    @classmethod
+    def read(cls, path: Path) -> TrainingRange:
+        try:
+            document = json.loads(path.read_bytes())
+        except (OSError, ValueError) as exc:
+            raise ModelArtifactError(f"cannot read {path}: {exc}") from None
+        return cls.from_document(document, str(path), source=path.name)
+
+
+@dataclass(frozen=True)
 class ModelEntry:
     file: str
     sha256: str
@@ -78,6 +110,8 @@ class Manifest:
     feature_count: int
     models: Mapping[str, ModelEntry]
     built_with: Mapping[str, str]
+    # Absent from manifests built before the build recorded it: the service then counts no such rows.
+    training_range: TrainingRange | None = None
 
     def files(self) -> list[str]:
         """The names of the files the manifest describes, beside it in the models folder."""
@@ -98,13 +132,20 @@ class Manifest:
         if fields.get("format", int) != MANIFEST_FORMAT:
             raise ModelArtifactError(f"{where} is not manifest format {MANIFEST_FORMAT}")
         models = fields.get("models", dict)
+        feature_count = fields.get("feature_count", int)
+        training_range = None
+        if "training_range" in document:
+            training_range = fields.nested("training_range").training_range()
+            if len(training_range.minimum) != feature_count:
+                raise ModelArtifactError(f"{where}: the training range must name {feature_count} features")
         return cls(
             format=MANIFEST_FORMAT,
             labels=tuple(fields.get("labels", list)),
             labels_file=fields.file_ref("labels_file"),
-            feature_count=fields.get("feature_count", int),
+            feature_count=feature_count,
             models={name: fields.nested("models", name).model_entry() for name in models},
             built_with=fields.get("built_with", dict),
+            training_range=training_range,
         )
 
 
@@ -135,6 +176,15 @@ class _Fields:
     def number(self, key: str) -> float:
         return float(self.get(key, (int, float), "number"))
 
+    def numbers(self, key: str) -> tuple[float, ...]:
+        values = self.get(key, list)
+        if not values or not all(_finite_number(value) for value in values):
+            raise ModelArtifactError(f"{self.path}: {key!r} must be a non-empty list of numbers")
+        return tuple(float(value) for value in values)
+
+    def training_range(self) -> TrainingRange:
+        return TrainingRange.from_document(self.document, self.path, source=self.get("source", str))
+
     def file_ref(self, key: str) -> FileRef:
         fields = self.nested(key)
         return FileRef(file=fields.get("file", str), sha256=fields.get("sha256", str))
@@ -163,6 +213,10 @@ class _Fields:
             ),
             card=self.file_ref("card"),
         )
+
+
+def _finite_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def read_manifest(models_dir: Path) -> Manifest:

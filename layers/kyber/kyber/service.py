@@ -12,6 +12,7 @@ import numpy as np
 from aws_lambda_powertools.metrics import MetricUnit
 
 from kyber.errors import ModelArtifactError, crystal_data_problems
+from kyber.monitoring import DataCapture, ModelMonitor
 from kyber.observability import logger, metrics
 from kyber.registry import CrystalModel, get_registry
 from kyber.responses import JsonResponse, prediction_json
@@ -39,6 +40,8 @@ class Classifier:
     feature_count: int
     max_rows: int
     chosen_by_request: bool
+    monitors: Mapping[str, ModelMonitor]
+    capture: DataCapture
 
     def classify(self, event: Mapping[str, Any]) -> JsonResponse:
         # API Gateway sends a string or null, and base64 only when isBase64Encoded is the boolean true.
@@ -49,14 +52,13 @@ class Classifier:
             batch = parse_crystal_batch(payload, feature_count=self.feature_count, max_rows=self.max_rows)
             del payload
         probabilities = self.score(model, batch)
-        return JsonResponse(
-            HTTPStatus.OK,
-            prediction_json(model.labels, probabilities),
-            {MODEL_HEADER: model.name, MODEL_VERSION_HEADER: model.version},
-        )
+        answer = prediction_json(model.labels, probabilities)
+        self.capture_if_sampled(event, answer)
+        return JsonResponse(HTTPStatus.OK, answer, {MODEL_HEADER: model.name, MODEL_VERSION_HEADER: model.version})
 
     def score(self, model: CrystalModel, batch: np.ndarray) -> np.ndarray:
-        """The model's scores of a checked batch, logged and counted; rows it cannot score are a 422."""
+        """The model's scores of a checked batch, logged and counted, its figures written; rows it cannot score
+        are a 422."""
         started = time.perf_counter()
         scores = model.score(batch)
         predict_ms = round((time.perf_counter() - started) * 1000, 3)
@@ -69,7 +71,13 @@ class Classifier:
             )
         metrics.add_metric(name="CrystalsClassified", unit=MetricUnit.Count, value=len(batch))
         logger.info("crystals classified", model=model.name, rows=len(batch), predict_ms=predict_ms)
+        self.monitors[model.name].write(batch, scores.probabilities)
         return scores.probabilities
+
+    def capture_if_sampled(self, event: Mapping[str, Any], answer: str) -> None:
+        """Write the request and its answer as a data-capture record, when this request is drawn."""
+        if self.capture.sampled():
+            self.capture.write(event, answer)
 
     def _model_for(self, payload: dict[str, Any]) -> CrystalModel:
         if self.chosen_by_request:
@@ -91,9 +99,23 @@ def load_classifier(model: str | None = None) -> Classifier:
         logger.error("model artifacts refused", reason=str(error))
         raise SystemExit(1) from None
     register_hooks(models.values(), registry.feature_count)
+    settings = get_settings()
+    monitors = {
+        name: ModelMonitor.create(
+            namespace=metrics.namespace or "",
+            service=metrics.service or "",
+            model=name,
+            labels=served.labels,
+            training_range=registry.manifest.training_range,
+            low_confidence_threshold=settings.low_confidence_threshold,
+        )
+        for name, served in models.items()
+    }
     return Classifier(
         models=models,
         feature_count=registry.feature_count,
-        max_rows=get_settings().max_rows,
+        max_rows=settings.max_rows,
         chosen_by_request=model is None,
+        monitors=monitors,
+        capture=DataCapture(settings.data_capture_percent),
     )

@@ -13,6 +13,8 @@ from pathlib import Path
 DEFAULT_MAX_ROWS = 10_000
 DEFAULT_MODELS_DIR = "/opt/models"
 DEFAULT_DOWNLOAD_DIR = "/tmp/kyber-models"
+DEFAULT_LOW_CONFIDENCE_THRESHOLD = 0.6
+DEFAULT_DATA_CAPTURE_PERCENT = 0.0
 
 
 class SettingsError(ValueError):
@@ -26,6 +28,10 @@ class Settings:
     # s3://bucket/prefix/ holding a built models folder; empty: the models layer at models_dir.
     model_source: str
     download_dir: Path
+    # A row whose top score is below this counts as a LowConfidenceRows.
+    low_confidence_threshold: float = DEFAULT_LOW_CONFIDENCE_THRESHOLD
+    # The share of answered requests written as data-capture records, in percent.
+    data_capture_percent: float = DEFAULT_DATA_CAPTURE_PERCENT
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -44,7 +50,26 @@ class Settings:
             max_rows=max_rows,
             model_source=model_source,
             download_dir=Path(environ.get("KYBER_DOWNLOAD_DIR", DEFAULT_DOWNLOAD_DIR)),
+            low_confidence_threshold=_number_between(
+                environ, "KYBER_LOW_CONFIDENCE_THRESHOLD", DEFAULT_LOW_CONFIDENCE_THRESHOLD, 0.0, 1.0
+            ),
+            data_capture_percent=_number_between(
+                environ, "KYBER_DATA_CAPTURE_PERCENT", DEFAULT_DATA_CAPTURE_PERCENT, 0.0, 100.0
+            ),
         )
+
+
+def _number_between(environ: Mapping[str, str], name: str, default: float, lowest: float, highest: float) -> float:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+    if not lowest <= value <= highest:
+        raise SettingsError(f"{name} must be between {lowest:g} and {highest:g}, got {raw}")
+    return value
 
 
 @lru_cache(maxsize=1)

@@ -15,10 +15,10 @@ from sklearn.linear_model import LogisticRegression
 
 from crystal_mlp import STATE_DICT_KEYS, CrystalMLP
 from kyber.labels import read_labels
-from kyber.manifest import sha256_of
+from kyber.manifest import TrainingRange, sha256_of
 from train_default_models import TrainingReport, split_iris
 
-ARTIFACT_NAMES = ["evaluation.csv", "output_labels.txt", "pytorch.model", "sklearn.model"]
+ARTIFACT_NAMES = ["evaluation.csv", "output_labels.txt", "pytorch.model", "sklearn.model", "training_range.json"]
 
 
 @pytest.fixture(scope="module")
@@ -124,3 +124,10 @@ def test_committed_default_artifacts_are_the_ml_team_files_and_the_evaluation_da
     default_artifacts: Path,
 ) -> None:
     assert sorted(path.name for path in default_artifacts.iterdir()) == ARTIFACT_NAMES
+
+
+def test_training_records_each_features_range_in_the_rows_it_fitted(trained: Path) -> None:
+    features = load_iris().data
+    recorded = TrainingRange.read(trained / "training_range.json")
+    assert recorded.minimum == tuple(features.min(axis=0).tolist())
+    assert recorded.maximum == tuple(features.max(axis=0).tolist())

@@ -22,7 +22,8 @@ from sklearn.linear_model import LogisticRegression
 import build_models_layer
 from build_models_layer import ModelContractError, ParityError
 from crystal_mlp import CrystalMLP
-from kyber.manifest import Manifest, read_manifest, sha256_of
+from kyber.errors import ModelArtifactError
+from kyber.manifest import Manifest, TrainingRange, read_manifest, sha256_of
 from tests.support.native_models import native_probabilities
 
 OnnxProbabilities = Callable[[Path, str, np.ndarray], np.ndarray]
@@ -58,6 +59,7 @@ def test_default_build_manifest_has_the_agreed_shape(
         "feature_count",
         "models",
         "built_with",
+        "training_range",
     ]
     assert default_manifest["format"] == 2
     assert default_manifest["labels"] == ["blue", "green", "yellow"]
@@ -290,3 +292,56 @@ def test_cli_build_of_default_artifacts_prints_parity_and_sizes(
     assert "pytorch.onnx" in printed
     assert "parity on 1,150 rows" in printed
     assert (out / "manifest.json").is_file()
+
+
+def test_default_build_records_the_training_range_the_training_wrote(
+    default_manifest: dict[str, Any], default_artifacts: Path
+) -> None:
+    delivered = TrainingRange.read(default_artifacts / "training_range.json")
+    assert default_manifest["training_range"] == {
+        "minimum": list(delivered.minimum),
+        "maximum": list(delivered.maximum),
+        "source": "training_range.json",
+    }
+
+
+def delivery_without(default_artifacts: Path, folder: Path, *missing: str) -> Path:
+    folder.mkdir()
+    for path in default_artifacts.iterdir():
+        if path.name not in missing:
+            shutil.copyfile(path, folder / path.name)
+    return folder
+
+
+def test_a_delivery_without_a_training_range_is_given_the_range_of_iris(
+    default_artifacts: Path, tmp_path: Path
+) -> None:
+    from sklearn.datasets import load_iris
+
+    source = delivery_without(default_artifacts, tmp_path / "source", "training_range.json")
+    manifest = build_models_layer.build_models_layer(source, tmp_path / "models", probe_rows=0)
+    iris = load_iris().data
+    assert manifest.training_range == TrainingRange(
+        minimum=tuple(iris.min(axis=0).tolist()),
+        maximum=tuple(iris.max(axis=0).tolist()),
+        source="sklearn.datasets.load_iris",
+    )
+
+
+@pytest.mark.parametrize(
+    ("document", "reason"),
+    [
+        ('{"minimum": [1, 2, 3], "maximum": [2, 3, 4]}', "range of 3 features, not 4"),
+        ('{"minimum": [1, 2, 3, 5], "maximum": [2, 3, 4, 4]}', "each minimum at most its maximum"),
+        ('{"minimum": [1, 2, 3, NaN], "maximum": [2, 3, 4, 5]}', "a non-empty list of numbers"),
+        ('{"minimum": [1, 2, 3, 4]}', "has no 'maximum'"),
+    ],
+)
+def test_a_training_range_that_does_not_fit_fails_the_build_and_writes_nothing(
+    default_artifacts: Path, tmp_path: Path, document: str, reason: str
+) -> None:
+    source = delivery_without(default_artifacts, tmp_path / "source", "training_range.json")
+    (source / "training_range.json").write_text(document)
+    with pytest.raises((ModelContractError, ModelArtifactError), match=reason):
+        build_models_layer.build_models_layer(source, tmp_path / "models", probe_rows=0)
+    assert not (tmp_path / "models").exists()

@@ -1,0 +1,187 @@
+"""What the models see, as the handler writes it: per-label predictions, rows outside the training range and
+rows of low confidence as EMF lines, and sampled requests as SageMaker data-capture records."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
+from pathlib import Path
+
+import pytest
+
+from kyber.manifest import read_manifest
+from scripts.harness.events import json_event, load_event
+from scripts.project import metrics_namespace, service_name
+from tests.support.service import configure_service
+
+
+def json_lines(output: str) -> list[dict]:
+    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+
+
+def metric_lines(output: str, metric: str) -> list[dict]:
+    return [line for line in json_lines(output) if metric in line and "_aws" in line]
+
+
+def capture_lines(output: str) -> list[dict]:
+    return [line for line in json_lines(output) if "captureData" in line]
+
+
+def directives_by_metric(line: dict) -> dict[str, tuple[list[list[str]], str]]:
+    """Each metric the line declares: its dimension sets and its unit."""
+    return {
+        metric["Name"]: (directive["Dimensions"], metric["Unit"])
+        for directive in line["_aws"]["CloudWatchMetrics"]
+        for metric in directive["Metrics"]
+        if directive["Namespace"] == metrics_namespace()
+    }
+
+
+def outside(rows: list[list[float]], models_dir: Path) -> int:
+    """Rows with a value outside the training range, counted one value at a time."""
+    recorded = read_manifest(models_dir).training_range
+    assert recorded is not None
+    return sum(
+        any(not low <= value <= high for value, low, high in zip(row, recorded.minimum, recorded.maximum, strict=True))
+        for row in rows
+    )
+
+
+def test_an_answer_writes_each_labels_predictions_and_the_models_row_figures(invoke, capfd, models_dir):
+    # Given rows inside and outside the training range, some of them ambiguous
+    rows = [[5.1, 3.5, 1.4, 0.2], [6.2, 2.9, 4.3, 1.3], [7.7, 3.0, 6.1, 2.3], [0.92, 0.12, 0.31, 0.09]]
+    rows.append([5.9, 3.2, 4.8, 1.8])
+    capfd.readouterr()
+    # When /astromech answers them with the PyTorch model
+    answer = invoke("astromech", json_event("astromech", {"model": "pytorch", "crystalData": rows}))
+    lines = metric_lines(capfd.readouterr().out, "Predictions")
+    # Then one line per label says how many rows were predicted as that label, by service, model and label
+    assert answer.status == HTTPStatus.OK
+    assert [line["label"] for line in lines] == ["blue", "green", "yellow"]
+    predicted = Counter(answer.body["prediction"])
+    for line in lines:
+        assert (line["service"], line["model"]) == (service_name(), "pytorch")
+        assert line["Predictions"] == predicted[line["label"]]
+        assert directives_by_metric(line)["Predictions"] == ([["service", "model", "label"]], "Count")
+        assert abs(line["_aws"]["Timestamp"] / 1000 - datetime.now(UTC).timestamp()) < 60
+    # and the first also the model's rows, those outside the training range and those of low confidence
+    low_confidence = sum(max(scores.values()) < 0.6 for scores in answer.body["scores"])
+    assert 0 < low_confidence < len(rows)
+    assert (lines[0]["RowsScored"], lines[0]["RowsOutsideTrainingRange"], lines[0]["LowConfidenceRows"]) == (
+        len(rows),
+        outside(rows, models_dir),
+        low_confidence,
+    )
+    assert outside(rows, models_dir) == 1
+    for metric in ("RowsScored", "RowsOutsideTrainingRange", "LowConfidenceRows"):
+        assert directives_by_metric(lines[0])[metric] == ([["service", "model"]], "Count")
+        assert all(metric not in line for line in lines[1:])
+
+
+def test_labels_no_row_was_predicted_as_are_written_as_zero(invoke, capfd):
+    capfd.readouterr()
+    invoke("sklearn", load_event("sklearn_single.json"))
+    lines = metric_lines(capfd.readouterr().out, "Predictions")
+    assert {line["label"]: line["Predictions"] for line in lines} == {"blue": 1, "green": 0, "yellow": 0}
+
+
+def test_the_low_confidence_threshold_is_the_functions_setting(invoke, capfd, monkeypatch):
+    # Given functions that call every top score below 1 a low-confidence row
+    configure_service(monkeypatch, KYBER_LOW_CONFIDENCE_THRESHOLD="1")
+    capfd.readouterr()
+    answer = invoke("pytorch", load_event("pytorch_batch.json"))
+    (first, *_) = metric_lines(capfd.readouterr().out, "Predictions")
+    assert first["LowConfidenceRows"] == len(answer.body["prediction"])
+
+
+@pytest.mark.parametrize("event", ["astromech_bad_model.json", "sklearn_bad_data.json"])
+def test_a_rejected_request_writes_no_prediction_figures(invoke, capfd, event):
+    capfd.readouterr()
+    invoke(event.split("_")[0], load_event(event))
+    output = capfd.readouterr().out
+    assert metric_lines(output, "Predictions") == []
+    assert capture_lines(output) == []
+
+
+def test_a_captured_request_is_one_sagemaker_data_capture_record(invoke, capfd, monkeypatch):
+    # Given functions that capture every request
+    configure_service(monkeypatch, KYBER_DATA_CAPTURE_PERCENT="100")
+    event = load_event("astromech_pytorch_batch.json")
+    capfd.readouterr()
+    before = datetime.now(UTC)
+    # When one is answered
+    answer = invoke("astromech", event)
+    (record,) = capture_lines(capfd.readouterr().out)
+    # Then its record holds the request and the answer as they were, under API Gateway's request id
+    assert set(record) == {"captureData", "eventMetadata", "eventVersion"}
+    assert record["captureData"]["endpointInput"] == {
+        "observedContentType": "application/json",
+        "mode": "INPUT",
+        "data": event["body"],
+        "encoding": "JSON",
+    }
+    assert record["captureData"]["endpointOutput"] == {
+        "observedContentType": "application/json",
+        "mode": "OUTPUT",
+        "data": answer.raw_body,
+        "encoding": "JSON",
+    }
+    assert set(record["eventMetadata"]) == {"eventId", "inferenceTime"}
+    assert record["eventMetadata"]["eventId"] == event["requestContext"]["requestId"]
+    inference_time = datetime.fromisoformat(record["eventMetadata"]["inferenceTime"])
+    assert record["eventMetadata"]["inferenceTime"].endswith("Z")
+    assert before - timedelta(milliseconds=1) <= inference_time <= datetime.now(UTC)
+    assert record["eventVersion"] == "0"
+
+
+def test_a_base64_body_is_captured_as_sent_and_says_so(invoke, capfd, monkeypatch):
+    import base64
+
+    configure_service(monkeypatch, KYBER_DATA_CAPTURE_PERCENT="100")
+    event = load_event("sklearn_single.json")
+    event["body"] = base64.b64encode(event["body"].encode()).decode()
+    event["isBase64Encoded"] = True
+    event["headers"] = {"content-type": "application/json; charset=utf-8"}
+    capfd.readouterr()
+    assert invoke("sklearn", event).status == HTTPStatus.OK
+    (record,) = capture_lines(capfd.readouterr().out)
+    assert record["captureData"]["endpointInput"] == {
+        "observedContentType": "application/json; charset=utf-8",
+        "mode": "INPUT",
+        "data": event["body"],
+        "encoding": "BASE64",
+    }
+
+
+def test_without_capture_no_request_is_recorded(invoke, capfd):
+    capfd.readouterr()
+    for _ in range(20):
+        invoke("sklearn", load_event("sklearn_single.json"))
+    assert capture_lines(capfd.readouterr().out) == []
+
+
+@pytest.mark.parametrize(("draw", "captured"), [(0.249, 1), (0.25, 0)])
+def test_a_request_is_captured_when_its_draw_falls_in_the_share(invoke, capfd, monkeypatch, draw, captured):
+    import kyber.monitoring
+
+    configure_service(monkeypatch, KYBER_DATA_CAPTURE_PERCENT="25")
+    monkeypatch.setattr(kyber.monitoring.random, "random", lambda: draw)
+    capfd.readouterr()
+    invoke("sklearn", load_event("sklearn_single.json"))
+    assert len(capture_lines(capfd.readouterr().out)) == captured
+
+
+def test_a_record_too_large_for_a_log_event_is_not_written_and_says_so(invoke, capfd, monkeypatch):
+    # Given a request whose record would exceed CloudWatch Logs' 256 KiB event
+    configure_service(monkeypatch, KYBER_DATA_CAPTURE_PERCENT="100")
+    rows = [[5.1, 3.5, 1.4, 0.2]] * 3_000
+    capfd.readouterr()
+    answer = invoke("sklearn", json_event("sklearn", {"crystalData": rows}))
+    output = capfd.readouterr().out
+    # Then it is answered, not captured, and a log line says why
+    assert answer.status == HTTPStatus.OK
+    assert capture_lines(output) == []
+    (skipped,) = [line for line in json_lines(output) if line.get("message", "").startswith("request not captured")]
+    assert skipped["record_bytes"] > 262_144 - 26
