@@ -1,6 +1,6 @@
 """The in-process figures of `make benchmark`: a request's latency beside the seed-style model call, the Open
-Inference Protocol's inference beside the native route, where a request's time goes stage by stage, and the
-slowest bodies within Lambda's request limit.
+Inference Protocol's inference beside the native route, where a request's time goes stage by stage, what the
+model figures cost, and the slowest bodies within Lambda's request limit.
 
 Run by scripts.perf.benchmark in a child process given the functions' environment (scripts.project), so that
 each handler's init reads the built models as a cold start would.
@@ -13,10 +13,11 @@ import contextlib
 import importlib
 import io
 import json
+import os
 import statistics
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import partial
 from itertools import chain
 from pathlib import Path
@@ -28,6 +29,7 @@ import numpy as np
 import torch
 
 from crystal_mlp import CrystalMLP
+from kyber.monitoring import DataCapture, ModelMonitor
 from kyber.responses import prediction_json
 from kyber.validation import collection_paused, parse_crystal_batch, parse_json_body, require_object
 from scripts.harness.events import FakeLambdaContext, json_event, protocol_event, proxy_event
@@ -159,6 +161,47 @@ def request_stages(rows: int, repeats: int) -> None:
         print(f"  {name:<56} {first * 1000:8.3f} ms {second * 1000:9.3f} ms")
 
 
+def set_monitoring(on: bool, saved: tuple[Any, Any] = (ModelMonitor.write, DataCapture.sampled)) -> None:
+    """With on False, the request as it was before the model figures and data capture: both steps no-ops."""
+    write, sampled = saved if on else ((lambda *_: None), (lambda _: False))
+    ModelMonitor.write, DataCapture.sampled = write, sampled  # type: ignore[method-assign]
+
+
+def timed(action: Callable[[], object], count: int) -> list[float]:
+    timings = []
+    for _ in range(count):
+        started = time.perf_counter()
+        action()
+        timings.append(time.perf_counter() - started)
+    return timings
+
+
+def monitoring_cost(rows: int, repeats: int, rounds: int = 10) -> None:
+    """/sklearn's request with and without the model figures, in alternating rounds so that both see the same
+    machine load; each round's first request, after the switch, is not timed. The fastest request is the
+    figure least disturbed by other work on the machine."""
+    handler, context = handler_of("sklearn"), FakeLambdaContext()
+    print(f"\nThe model figures' cost on /sklearn, in-process ({rounds} alternating rounds of each): median, fastest")
+    for data, count in (([SAMPLE[0]], repeats * 10), (random_batch(rows), repeats)):
+        action = partial(handler.lambda_handler, json_event("sklearn", {"crystalData": data}), context)
+        timings: dict[bool, list[float]] = {True: [], False: []}
+        # Written to a file, as Lambda's runtime writes stdout to its log pipe: a StringIO would grow instead.
+        with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+            try:
+                for _ in range(rounds):
+                    for on in (True, False):
+                        set_monitoring(on)
+                        action()
+                        timings[on] += timed(action, count)
+            finally:
+                set_monitoring(True)
+        figures = []
+        for statistic in (statistics.median, min):
+            after, before = statistic(timings[True]), statistic(timings[False])
+            figures.append(f"{before * 1e3:7.3f} -> {after * 1e3:7.3f} ms ({(after / before - 1) * 100:+5.1f} %)")
+        print(f"  {len(data):>6} rows: median {figures[0]}, fastest {figures[1]}")
+
+
 def worst_bodies(repeats: int) -> None:
     """The slowest bodies a droid could send within Lambda's 6 MB request limit, answered in-process."""
     size = 5_900_000
@@ -189,6 +232,7 @@ def main(arguments: list[str]) -> None:
     request_latency(rows, repeats, SeedStyle(artifacts))
     protocol_latency(rows, repeats)
     request_stages(rows, repeats)
+    monitoring_cost(rows, repeats)
     worst_bodies(max(3, repeats // 4))
 
 

@@ -9,9 +9,11 @@ from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from kyber.manifest import read_manifest
+from kyber.manifest import TrainingRange, read_manifest
+from kyber.monitoring import SMALL_BATCH_ROWS, ModelMonitor
 from scripts.harness.events import json_event, load_event
 from scripts.project import metrics_namespace, service_name
 from tests.support.service import configure_service
@@ -185,3 +187,33 @@ def test_a_record_too_large_for_a_log_event_is_not_written_and_says_so(invoke, c
     assert capture_lines(output) == []
     (skipped,) = [line for line in json_lines(output) if line.get("message", "").startswith("request not captured")]
     assert skipped["record_bytes"] > 262_144 - 26
+
+
+@pytest.mark.parametrize("rows", [1, SMALL_BATCH_ROWS, SMALL_BATCH_ROWS + 1, 10_000])
+@pytest.mark.parametrize("feature_count", [3, 4])
+def test_the_figures_of_small_and_large_batches_are_plain_counts(rows, feature_count):
+    # Given a batch drawn around a training range, with values on its bounds, and scores of every confidence
+    rng = np.random.default_rng(rows + feature_count)
+    low, high = np.arange(feature_count, dtype=float), np.arange(feature_count, dtype=float) + 2
+    batch = rng.uniform(low - 0.5, high + 0.5, size=(rows, feature_count))
+    batch[0] = high
+    probabilities = rng.dirichlet(np.ones(3), size=rows)
+    top = probabilities.argmax(axis=1)
+    monitor = ModelMonitor.create(
+        namespace="N",
+        service="S",
+        model="m",
+        labels=("a", "b", "c"),
+        training_range=TrainingRange(tuple(low.tolist()), tuple(high.tolist()), source="test"),
+        max_rows=10_000,
+        low_confidence_threshold=0.6,
+    )
+    # When its figures are counted
+    per_label, (scored, outside, low_confidence) = monitor.figures(batch, probabilities, top)
+    # Then they are what counting row by row gives
+    assert per_label == [sum(1 for row in probabilities if row.argmax() == label) for label in range(3)]
+    assert scored == rows
+    assert outside == sum(1 for row in batch if any(row < low) or any(row > high))
+    assert low_confidence == sum(1 for row in probabilities if row.max() < 0.6)
+    if rows > 1:
+        assert 0 < outside < rows

@@ -32,24 +32,70 @@ MAX_CAPTURE_BYTES = 262_144 - 26
 CAPTURE_EVENT_VERSION = "0"
 
 
-def _json_fields(fields: Mapping[str, Any]) -> bytes:
+def _json_fields(fields: Mapping[str, Any]) -> str:
     """The members of a JSON object, without its braces, with % escaped for %-formatting."""
-    return orjson.dumps(fields)[1:-1].replace(b"%", b"%%")
+    return orjson.dumps(fields)[1:-1].decode().replace("%", "%%")
+
+
+# Up to this many rows, the figures are counted over Python lists: numpy's fixed cost per call is most of a
+# small batch's time, and a request of one row is the common case.
+SMALL_BATCH_ROWS = 16
+# A row of a boolean array whose width is one of these reads as one integer, non-zero when any value is true.
+_ROW_AS_INTEGER = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
+def rows_with_any(flags: np.ndarray) -> int:
+    """How many rows of a C-contiguous 2-D boolean array hold a true value."""
+    as_integer = _ROW_AS_INTEGER.get(flags.shape[1])
+    if as_integer is None:
+        return int(np.count_nonzero(flags.any(axis=1)))
+    # numpy reduces along a short last axis one row at a time; a row read as one integer is one comparison.
+    return int(np.count_nonzero(flags.view(as_integer)))
+
+
+@dataclass(frozen=True)
+class TrainingBounds:
+    """The training range laid out for a whole batch at once: each row's bounds repeated up to the row limit,
+    so a batch is compared as one flat array, not row by row against a broadcast one."""
+
+    low: np.ndarray
+    high: np.ndarray
+    feature_count: int
+    row_bounds: tuple[tuple[float, float], ...]
+
+    @classmethod
+    def create(cls, training_range: TrainingRange, max_rows: int) -> TrainingBounds:
+        low, high = np.array(training_range.minimum), np.array(training_range.maximum)
+        pairs = tuple(zip(training_range.minimum, training_range.maximum, strict=True))
+        return cls(np.tile(low, max_rows), np.tile(high, max_rows), len(low), pairs)
+
+    def rows_outside(self, batch: np.ndarray) -> int:
+        if len(batch) <= SMALL_BATCH_ROWS:
+            count = 0
+            for row in batch.tolist():
+                for value, (low, high) in zip(row, self.row_bounds, strict=True):
+                    if value < low or value > high:
+                        count += 1
+                        break
+            return count
+        values = np.ascontiguousarray(batch).ravel()
+        outside = values < self.low[: values.size]
+        outside |= values > self.high[: values.size]
+        return rows_with_any(outside.reshape(-1, self.feature_count))
 
 
 @dataclass(frozen=True)
 class ModelMonitor:
-    """The figures one model's requests report: the batch is compared with the training range, the scores
+    """The figures one model's requests report: the batch is compared with the training range, the top scores
     with the confidence threshold, and one EMF line is written per label (a dimension holds one value per
     line); the first also carries the model's row figures."""
 
     labels: tuple[str, ...]
-    # Each feature's lowest and highest value in the training data, when the manifest records them.
-    bounds: tuple[np.ndarray, np.ndarray] | None
+    bounds: TrainingBounds | None
     low_confidence_threshold: float
-    # One %-format per label, its slots: the label's count, then (first line only) the model's figures, then
-    # the timestamp.
-    lines: tuple[bytes, ...]
+    # The lines of one request as one %-format, a line per label; the slots: the first label's count, the
+    # model's figures and the timestamp, then each other label's count and the timestamp.
+    lines: str
 
     @classmethod
     def create(
@@ -60,6 +106,7 @@ class ModelMonitor:
         model: str,
         labels: tuple[str, ...],
         training_range: TrainingRange | None,
+        max_rows: int,
         low_confidence_threshold: float,
     ) -> ModelMonitor:
         model_metrics = [ROWS_SCORED, LOW_CONFIDENCE_ROWS]
@@ -86,32 +133,36 @@ class ModelMonitor:
                 names += model_metrics
             dimensions = _json_fields({"service": service, "model": model, "label": label})
             directive_text = _json_fields({"CloudWatchMetrics": directives})
-            figures = b"".join(b',"%b":%%d' % name.encode() for name in names)
-            lines.append(b'{%b%b,"_aws":{%b,"Timestamp":%%d}}\n' % (dimensions, figures, directive_text))
-        bounds = None
-        if training_range is not None:
-            bounds = (np.array(training_range.minimum), np.array(training_range.maximum))
-        return cls(labels, bounds, low_confidence_threshold, tuple(lines))
+            figures = "".join(f',"{name}":%d' for name in names)
+            lines.append(f'{{{dimensions}{figures},"_aws":{{{directive_text},"Timestamp":%d}}}}\n')
+        bounds = None if training_range is None else TrainingBounds.create(training_range, max_rows)
+        return cls(labels, bounds, low_confidence_threshold, "".join(lines))
 
-    def figures(self, batch: np.ndarray, probabilities: np.ndarray) -> tuple[list[int], list[int]]:
-        """Rows predicted per label, in label order; and the model's: rows, [rows outside the training
-        range,] rows whose top score is below the threshold."""
-        per_label = np.bincount(probabilities.argmax(axis=1), minlength=len(self.labels)).tolist()
+    def figures(self, batch: np.ndarray, probabilities: np.ndarray, top: np.ndarray) -> tuple[list[int], list[int]]:
+        """Rows predicted per label, in label order, from each row's top label; and the model's: rows, [rows
+        outside the training range,] rows whose top score is below the threshold."""
         model_figures = [len(batch)]
         if self.bounds is not None:
-            low, high = self.bounds
-            model_figures.append(int(np.count_nonzero(((batch < low) | (batch > high)).any(axis=1))))
-        model_figures.append(int(np.count_nonzero(probabilities.max(axis=1) < self.low_confidence_threshold)))
+            model_figures.append(self.bounds.rows_outside(batch))
+        if len(batch) <= SMALL_BATCH_ROWS:
+            per_label = [0] * len(self.labels)
+            low_confidence = 0
+            for scores, label in zip(probabilities.tolist(), top.tolist(), strict=True):
+                per_label[label] += 1
+                low_confidence += scores[label] < self.low_confidence_threshold
+            return per_label, [*model_figures, low_confidence]
+        per_label = np.bincount(top, minlength=len(self.labels)).tolist()
+        top_scores = probabilities[np.arange(len(top)), top]
+        model_figures.append(int(np.count_nonzero(top_scores < self.low_confidence_threshold)))
         return per_label, model_figures
 
-    def write(self, batch: np.ndarray, probabilities: np.ndarray) -> None:
-        per_label, model_figures = self.figures(batch, probabilities)
+    def write(self, batch: np.ndarray, probabilities: np.ndarray, top: np.ndarray) -> None:
+        (first, *others), model_figures = self.figures(batch, probabilities, top)
         timestamp = int(time.time() * 1000)
-        first, *others = self.lines
-        text = [first % (per_label[0], *model_figures, timestamp)]
-        text += [line % (count, timestamp) for line, count in zip(others, per_label[1:], strict=True)]
-        sys.stdout.write(b"".join(text).decode())
-        sys.stdout.flush()
+        slots = [first, *model_figures, timestamp]
+        for count in others:
+            slots += (count, timestamp)
+        sys.stdout.write(self.lines % tuple(slots))
 
 
 @dataclass(frozen=True)
@@ -130,7 +181,6 @@ class DataCapture:
             logger.info("request not captured: its record exceeds a log event", record_bytes=len(record))
             return
         sys.stdout.write(record.decode() + "\n")
-        sys.stdout.flush()
 
 
 def _content_type(event: Mapping[str, Any]) -> str:

@@ -57,11 +57,12 @@ def quoted_labels(labels: tuple[str, ...]) -> np.ndarray:
     return _pieces(labels)[0]
 
 
-def prediction_json(labels: tuple[str, ...], scores: np.ndarray) -> str:
-    """{"prediction": [label, ...], "scores": [{label: score, ...}, ...]} for scores of shape (rows, labels)."""
+def prediction_json(labels: tuple[str, ...], scores: np.ndarray, top: np.ndarray | None = None) -> str:
+    """{"prediction": [label, ...], "scores": [{label: score, ...}, ...]} for scores of shape (rows, labels);
+    top, when given, is each row's highest-scoring label index (scores.argmax(axis=1))."""
     quoted, row = _pieces(labels)
     written = orjson.dumps(np.ascontiguousarray(scores, dtype=np.float64).ravel(), option=orjson.OPT_SERIALIZE_NUMPY)
     # One formatting of every row's slots at once, with the scores in row order.
     body = b",".join([row] * len(scores)) % tuple(written[1:-1].split(b","))
-    prediction = b",".join(quoted[scores.argmax(axis=1)].tolist())
+    prediction = b",".join(quoted[scores.argmax(axis=1) if top is None else top].tolist())
     return (b'{"prediction":[' + prediction + b'],"scores":[' + body + b"]}").decode()

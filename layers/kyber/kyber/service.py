@@ -51,14 +51,18 @@ class Classifier:
             model = self._model_for(payload)
             batch = parse_crystal_batch(payload, feature_count=self.feature_count, max_rows=self.max_rows)
             del payload
-        probabilities = self.score(model, batch)
-        answer = prediction_json(model.labels, probabilities)
+        probabilities, top = self.scored(model, batch)
+        answer = prediction_json(model.labels, probabilities, top)
         self.capture_if_sampled(event, answer)
         return JsonResponse(HTTPStatus.OK, answer, {MODEL_HEADER: model.name, MODEL_VERSION_HEADER: model.version})
 
     def score(self, model: CrystalModel, batch: np.ndarray) -> np.ndarray:
         """The model's scores of a checked batch, logged and counted, its figures written; rows it cannot score
         are a 422."""
+        return self.scored(model, batch)[0]
+
+    def scored(self, model: CrystalModel, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """As score, with each row's top label (the index of its highest score) too."""
         started = time.perf_counter()
         scores = model.score(batch)
         predict_ms = round((time.perf_counter() - started) * 1000, 3)
@@ -71,8 +75,9 @@ class Classifier:
             )
         metrics.add_metric(name="CrystalsClassified", unit=MetricUnit.Count, value=len(batch))
         logger.info("crystals classified", model=model.name, rows=len(batch), predict_ms=predict_ms)
-        self.monitors[model.name].write(batch, scores.probabilities)
-        return scores.probabilities
+        top = scores.probabilities.argmax(axis=1)
+        self.monitors[model.name].write(batch, scores.probabilities, top)
+        return scores.probabilities, top
 
     def capture_if_sampled(self, event: Mapping[str, Any], answer: str) -> None:
         """Write the request and its answer as a data-capture record, when this request is drawn."""
@@ -107,6 +112,7 @@ def load_classifier(model: str | None = None) -> Classifier:
             model=name,
             labels=served.labels,
             training_range=registry.manifest.training_range,
+            max_rows=settings.max_rows,
             low_confidence_threshold=settings.low_confidence_threshold,
         )
         for name, served in models.items()
