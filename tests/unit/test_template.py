@@ -232,12 +232,24 @@ def another_value(name: str) -> str:
         return next(str(value) for value in spec["AllowedValues"] if str(value) != default)
     if name == "ModelSource":
         return MODEL_RELEASE
+    if name == "AlarmEmail":
+        return "droid-ops@example.com"
     assert spec["Type"] == "Number", f"no other value known for {name}"
-    return str(int(default) - 1 if int(default) + 1 > spec.get("MaxValue", float("inf")) else int(default) + 1)
+    step = 0.1 if "." in default else 1
+    value = (
+        float(default) + step if float(default) + step <= spec.get("MaxValue", float("inf")) else float(default) - step
+    )
+    return f"{value:g}"
 
 
-def test_the_functions_read_the_row_limit_the_log_level_and_the_model_source() -> None:
-    assert parameters_the_functions_read() == {"MaxRows", "LogLevel", "ModelSource"}
+def test_the_functions_read_their_limits_log_level_model_source_and_monitoring_settings() -> None:
+    assert parameters_the_functions_read() == {
+        "MaxRows",
+        "LogLevel",
+        "ModelSource",
+        "LowConfidenceThreshold",
+        "DataCapturePercent",
+    }
 
 
 @pytest.mark.parametrize("parameter", sorted(source_template()["Parameters"]))
