@@ -5,6 +5,7 @@
 #   make mutation  mutation testing of the shared layer over the unit suite (its own venv)
 #   make smoke STACK=<name>  the smoke cases against a deployed stack's API, its URL and key from its outputs
 #   make report  build and measure the models, then write build/model-report/index.html
+#   make drift CAPTURE=<folder or s3://bucket/prefix>  Evidently's drift report of captured requests (its own venv)
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -35,7 +36,7 @@ ifneq ($(SOURCE_DATE_EPOCH),)
 export SOURCE_DATE_EPOCH
 endif
 
-.PHONY: help setup emulator browser build serve test lint unit integration benchmark load mutation openapi train report smoke clean
+.PHONY: help setup emulator browser build serve test lint unit integration benchmark load mutation openapi train report smoke drift clean
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -116,6 +117,12 @@ smoke: $(VENV)/.installed
 
 report: $(VENV)/.installed
 	PYTHONPATH=layers/kyber $(PYTHON) layers/models/model_report.py --out build/model-report
+
+DRIFT_OUT ?= build/drift-report
+
+drift: .venv-drift/.installed
+	@test -n "$(CAPTURE)" || { echo "usage: make drift CAPTURE=<folder of capture files, or s3://bucket/prefix> [REFERENCE=<csv>]" >&2; exit 2; }
+	env $(AWS_OWN) .venv-drift/bin/python -m scripts.drift --capture "$(CAPTURE)" --out "$(DRIFT_OUT)" $(if $(REFERENCE),--reference "$(REFERENCE)")
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
