@@ -1,0 +1,43 @@
+"""Writes template.yaml with other parameter defaults, for the checks that read a template's defaults to decide
+which conditional resources exist (checkov): `make lint` checks the stack with capture and alarm mail on too.
+
+Usage: python -m scripts.template_variant OUT NAME=VALUE...
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from functools import partial
+from pathlib import Path
+
+from scripts.project import TEMPLATE, template
+
+
+def _default_line(found: re.Match[str], value: str) -> str:
+    return found[1] + value
+
+
+def with_defaults(text: str, defaults: dict[str, str]) -> str:
+    """The template's text with each named parameter's Default line set to the value given."""
+    for name, value in defaults.items():
+        if name not in template()["Parameters"]:
+            raise SystemExit(f"template.yaml has no parameter {name}")
+        pattern = re.compile(rf"(^  {re.escape(name)}:\n(?:    .*\n)*?    Default: ).*$", re.MULTILINE)
+        quoted = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        # A function, not a replacement string: the value's backslashes stay as they are.
+        text, replaced = pattern.subn(partial(_default_line, value=quoted), text, count=1)
+        if not replaced:
+            raise SystemExit(f"template.yaml's {name} has no Default line")
+    return text
+
+
+def main(arguments: list[str]) -> None:
+    out, *pairs = arguments
+    defaults = dict(pair.split("=", 1) for pair in pairs)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(with_defaults(TEMPLATE.read_text(), defaults))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,30 @@
+"""The template variant `make lint` checks: the same template with other parameter defaults, nothing else."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from scripts.project import TEMPLATE
+from scripts.template_variant import with_defaults
+
+
+def test_only_the_named_defaults_change():
+    original = TEMPLATE.read_text()
+    variant = with_defaults(original, {"DataCapturePercent": "5", "AlarmEmail": 'ops"@example.com'})
+    changed = [
+        (before, after)
+        for before, after in zip(original.splitlines(), variant.splitlines(), strict=True)
+        if before != after
+    ]
+    assert changed == [("    Default: 0", '    Default: "5"'), ('    Default: ""', '    Default: "ops\\"@example.com"')]
+    parameters = yaml.load(variant, Loader=yaml.BaseLoader)["Parameters"]
+    assert (parameters["DataCapturePercent"]["Default"], parameters["AlarmEmail"]["Default"]) == (
+        "5",
+        'ops"@example.com',
+    )
+
+
+def test_an_unknown_parameter_is_refused():
+    with pytest.raises(SystemExit, match="no parameter Capture"):
+        with_defaults(TEMPLATE.read_text(), {"Capture": "5"})
