@@ -137,7 +137,8 @@ def stage_marks(body: str, module: ModuleType) -> Iterator[float]:
 
 
 def stage_medians(data: list[list[float]], count: int, module: ModuleType) -> list[float]:
-    """Each stage's median, the rest of the whole request (Powertools, routing), and the whole request."""
+    """Each stage's median, the rest of the whole request (the model figures, Powertools, routing), and the whole
+    request."""
     event = json_event("sklearn", {"crystalData": data})
     timings: list[list[float]] = [[] for _ in REQUEST_STAGES]
     for _ in range(count):
@@ -155,7 +156,7 @@ def request_stages(rows: int, repeats: int) -> None:
     module = handler_of("sklearn")
     one = stage_medians([SAMPLE[0]], repeats * 10, module)
     many = stage_medians(random_batch(rows), repeats, module)
-    names = (*REQUEST_STAGES, "the rest: Powertools' log context and metrics, routing", "the whole request")
+    names = (*REQUEST_STAGES, "the rest: model figures, Powertools' logs and metrics, routing", "the whole request")
     print(f"\nWhere /sklearn's request time goes, in-process (medians):{'1 row':>16}{f'{rows} rows':>14}")
     for name, first, second in zip(names, one, many, strict=True):
         print(f"  {name:<56} {first * 1000:8.3f} ms {second * 1000:9.3f} ms")
@@ -177,14 +178,15 @@ def timed(action: Callable[[], object], count: int) -> list[float]:
 
 
 def monitoring_cost(rows: int, repeats: int, rounds: int = 10) -> None:
-    """/sklearn's request with and without the model figures, in alternating rounds so that both see the same
-    machine load; each round's first request, after the switch, is not timed. The fastest request is the
-    figure least disturbed by other work on the machine."""
+    """/sklearn's request with and without the model figures, in alternating rounds: each round's median with them
+    is compared with the next round's without, so that both halves of a pair see the same machine load; each
+    round's first request, after the switch, is not timed. The fastest request is the figure least disturbed by
+    other work on the machine."""
     handler, context = handler_of("sklearn"), FakeLambdaContext()
-    print(f"\nThe model figures' cost on /sklearn, in-process ({rounds} alternating rounds of each): median, fastest")
+    print(f"\nThe model figures' cost on /sklearn, in-process ({rounds} pairs of rounds, with and without them)")
     for data, count in (([SAMPLE[0]], repeats * 10), (random_batch(rows), repeats)):
         action = partial(handler.lambda_handler, json_event("sklearn", {"crystalData": data}), context)
-        timings: dict[bool, list[float]] = {True: [], False: []}
+        timings: dict[bool, list[list[float]]] = {True: [], False: []}
         # Written to a file, as Lambda's runtime writes stdout to its log pipe: a StringIO would grow instead.
         with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
             try:
@@ -192,14 +194,18 @@ def monitoring_cost(rows: int, repeats: int, rounds: int = 10) -> None:
                     for on in (True, False):
                         set_monitoring(on)
                         action()
-                        timings[on] += timed(action, count)
+                        timings[on].append(timed(action, count))
             finally:
                 set_monitoring(True)
-        figures = []
-        for statistic in (statistics.median, min):
-            after, before = statistic(timings[True]), statistic(timings[False])
-            figures.append(f"{before * 1e3:7.3f} -> {after * 1e3:7.3f} ms ({(after / before - 1) * 100:+5.1f} %)")
-        print(f"  {len(data):>6} rows: median {figures[0]}, fastest {figures[1]}")
+        medians = {on: [statistics.median(run) for run in runs] for on, runs in timings.items()}
+        ratio = statistics.median(after / before for after, before in zip(medians[True], medians[False], strict=True))
+        before, after = statistics.median(medians[False]), statistics.median(medians[True])
+        fastest = {on: min(min(run) for run in runs) for on, runs in timings.items()}
+        print(
+            f"  {len(data):>6} rows: median {before * 1e3:7.3f} -> {after * 1e3:7.3f} ms, pairs' median"
+            f" {(ratio - 1) * 100:+5.1f} %; fastest {fastest[False] * 1e3:7.3f} -> {fastest[True] * 1e3:7.3f} ms"
+            f" ({(fastest[True] / fastest[False] - 1) * 100:+5.1f} %)"
+        )
 
 
 def worst_bodies(repeats: int) -> None:
