@@ -54,7 +54,7 @@ def outside(rows: list[list[float]], models_dir: Path) -> int:
 def test_an_answer_writes_each_labels_predictions_and_the_models_row_figures(invoke, capfd, models_dir):
     # Given rows inside and outside the training range, some of them ambiguous
     rows = [[5.1, 3.5, 1.4, 0.2], [6.2, 2.9, 4.3, 1.3], [7.7, 3.0, 6.1, 2.3], [0.92, 0.12, 0.31, 0.09]]
-    rows.append([5.9, 3.2, 4.8, 1.8])
+    rows.append([6.3, 2.5, 4.9, 1.5])
     capfd.readouterr()
     # When /astromech answers them with the PyTorch model
     answer = invoke("astromech", json_event("astromech", {"model": "pytorch", "crystalData": rows}))

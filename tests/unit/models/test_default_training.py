@@ -126,8 +126,11 @@ def test_committed_default_artifacts_are_the_ml_team_files_and_the_evaluation_da
     assert sorted(path.name for path in default_artifacts.iterdir()) == ARTIFACT_NAMES
 
 
-def test_training_records_each_features_range_in_the_rows_it_fitted(trained: Path) -> None:
-    features = load_iris().data
+def test_training_records_each_features_range_in_the_rows_it_fitted_not_the_held_out_ones(trained: Path) -> None:
+    split = split_iris()
+    features = split.training_features
     recorded = TrainingRange.read(trained / "training_range.json")
     assert recorded.minimum == tuple(features.min(axis=0).tolist())
     assert recorded.maximum == tuple(features.max(axis=0).tolist())
+    # The held-out rows reach beyond it: the range is the fitted rows' own
+    assert (split.held_out_features > np.array(recorded.maximum)).any()
