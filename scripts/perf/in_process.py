@@ -156,7 +156,7 @@ def request_stages(rows: int, repeats: int) -> None:
     module = handler_of("sklearn")
     one = stage_medians([SAMPLE[0]], repeats * 10, module)
     many = stage_medians(random_batch(rows), repeats, module)
-    names = (*REQUEST_STAGES, "the rest: model figures, Powertools' logs and metrics, routing", "the whole request")
+    names = (*REQUEST_STAGES, "the rest: model figures, Powertools, routing", "the whole request")
     print(f"\nWhere /sklearn's request time goes, in-process (medians):{'1 row':>16}{f'{rows} rows':>14}")
     for name, first, second in zip(names, one, many, strict=True):
         print(f"  {name:<56} {first * 1000:8.3f} ms {second * 1000:9.3f} ms")
