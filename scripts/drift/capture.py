@@ -1,6 +1,7 @@
 """Captured requests as the stack delivers them: SageMaker data-capture records, one JSON object per line, in
 files that Firehose gzips (plain files are read too), in a local folder or under an S3 prefix. What a drift
-report needs of them is each request's rows."""
+report needs of them is each request's rows: a native route's crystalData, or the Open Inference Protocol's one
+input tensor (flat, or nested as rows)."""
 
 from __future__ import annotations
 
@@ -39,12 +40,29 @@ def _rows_of(record: Any) -> list[list[float]]:
     elif encoding != "JSON":
         raise CaptureError(f"its input's encoding is {encoding!r}, not JSON or BASE64")
     try:
-        rows = json.loads(data)["crystalData"]
-    except (ValueError, KeyError, TypeError):
-        raise CaptureError("its input is not a request with crystalData") from None
+        request = json.loads(data)
+    except ValueError:
+        raise CaptureError("its input is not JSON") from None
+    rows = _request_rows(request)
     if not isinstance(rows, list) or not all(_is_row(row) for row in rows):
-        raise CaptureError(f"its crystalData is not a list of rows of {FEATURE_COUNT} numbers")
+        raise CaptureError(f"its input's rows are not rows of {FEATURE_COUNT} numbers")
     return [[float(value) for value in row] for row in rows]
+
+
+def _request_rows(request: Any) -> Any:
+    """A native request's crystalData; an inference request's one tensor, as rows of its shape."""
+    if isinstance(request, dict) and "crystalData" in request:
+        return request["crystalData"]
+    try:
+        (tensor,) = request["inputs"]
+        data, rows = tensor["data"], tensor["shape"][0]
+    except (KeyError, TypeError, ValueError, IndexError):
+        raise CaptureError("its input is neither a request with crystalData nor an inference request") from None
+    if isinstance(data, list) and data and isinstance(data[0], list):
+        return data
+    if not isinstance(data, list) or not isinstance(rows, int) or len(data) != rows * FEATURE_COUNT:
+        raise CaptureError(f"its input tensor does not hold its shape's rows of {FEATURE_COUNT} values")
+    return [data[start : start + FEATURE_COUNT] for start in range(0, len(data), FEATURE_COUNT)]
 
 
 def _is_row(row: Any) -> bool:

@@ -43,6 +43,26 @@ def test_a_folder_of_plain_and_gzipped_files_gives_every_requests_rows_in_order(
     assert all(isinstance(value, float) for row in rows for value in row)
 
 
+def test_captured_inference_requests_give_their_tensors_rows(invoke, capfd, monkeypatch, tmp_path: Path):
+    from scripts.harness.events import protocol_event
+    from tests.support.service import configure_service
+
+    # Given the records the service writes for inference requests, with flat and nested tensors
+    configure_service(monkeypatch, KYBER_DATA_CAPTURE_PERCENT="100")
+    capfd.readouterr()
+    for data in ([value for row in ROWS for value in row], ROWS):
+        tensor = {"name": "crystal_data", "shape": [len(ROWS), 4], "datatype": "FP64", "data": data}
+        body = json.dumps({"inputs": [tensor]})
+        event = protocol_event(
+            "sklearn", "POST", "/v2/models/sklearn/infer", body, **{"Content-Type": "application/json"}
+        )
+        assert invoke("sklearn", event).status == 200
+    lines = [line for line in capfd.readouterr().out.splitlines() if '"captureData"' in line]
+    (tmp_path / "part.jsonl").write_text("\n".join(lines) + "\n")
+    # When they are read, then each request's rows come back
+    assert read_capture(str(tmp_path)) == [*ROWS, *ROWS]
+
+
 def test_captures_under_an_s3_prefix_are_read_from_every_object(s3):
     s3.create_bucket(Bucket="kyber-capture", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
     s3.put_object(
@@ -67,7 +87,7 @@ def test_captures_under_an_s3_prefix_are_read_from_every_object(s3):
         ),
         (
             json.dumps({"captureData": {"endpointInput": {"data": '{"crystalData": [[1, 2]]}', "encoding": "JSON"}}}),
-            "line 2: its crystalData is not a list of rows of 4 numbers",
+            "line 2: its input's rows are not rows of 4 numbers",
         ),
     ],
 )

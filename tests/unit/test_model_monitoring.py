@@ -217,3 +217,24 @@ def test_the_figures_of_small_and_large_batches_are_plain_counts(rows, feature_c
     assert low_confidence == sum(1 for row in probabilities if row.max() < 0.6)
     if rows > 1:
         assert 0 < outside < rows
+
+
+def test_an_inference_request_writes_the_same_figures(invoke, capfd):
+    from scripts.harness.events import protocol_event
+
+    # Given an Open Inference Protocol request for the rows of a native sample event
+    rows = json.loads(load_event("pytorch_batch.json")["body"])["crystalData"]
+    tensor = {"name": "crystal_data", "shape": [len(rows), 4], "datatype": "FP64", "data": rows}
+    headers = {"Content-Type": "application/json"}
+    event = protocol_event("pytorch", "POST", "/v2/models/pytorch/infer", json.dumps({"inputs": [tensor]}), **headers)
+    capfd.readouterr()
+    # When both are answered
+    assert invoke("pytorch", event).status == HTTPStatus.OK
+    inferred = metric_lines(capfd.readouterr().out, "Predictions")
+    native = invoke("pytorch", load_event("pytorch_batch.json"))
+    lines = metric_lines(capfd.readouterr().out, "Predictions")
+    # Then each writes one line per label, with the same counts
+    assert [(line["label"], line["Predictions"]) for line in inferred] == [
+        (line["label"], line["Predictions"]) for line in lines
+    ]
+    assert sum(line["Predictions"] for line in inferred) == inferred[0]["RowsScored"] == len(native.body["prediction"])

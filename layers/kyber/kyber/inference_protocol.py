@@ -156,6 +156,7 @@ class InferenceProtocol:
                 f" the {model.name} model, which has no finite scores for them (rows {rows})"
             ) from None
         body = inference_response(model, request, scores, (probabilities, labels))
+        self.classifier.capture_if_sampled(event, body)
         return JsonResponse(HTTPStatus.OK, body, {MODEL_HEADER: model.name, MODEL_VERSION_HEADER: model.version})
 
     def add_server_routes(self, app: Api) -> None:
