@@ -48,14 +48,27 @@ def template() -> dict[str, Any]:
 
 
 def resources(kind: str) -> dict[str, dict[str, Any]]:
-    """The template's resources of one type, by logical id, in template order."""
-    return {name: resource for name, resource in template()["Resources"].items() if resource["Type"] == kind}
+    """The template's resources of one type written out, by logical id, in template order (not those an
+    Fn::ForEach makes)."""
+    return {
+        name: resource
+        for name, resource in template()["Resources"].items()
+        if not name.startswith("Fn::ForEach::") and resource["Type"] == kind
+    }
+
+
+def _literal(value: Any) -> Any:
+    """A value with its Fn::FindInMap of the template's mappings resolved; anything else as it is."""
+    if isinstance(value, dict) and list(value) == ["Fn::FindInMap"]:
+        mapping, key, name = value["Fn::FindInMap"]
+        return template()["Mappings"][mapping][key][name]
+    return value
 
 
 def function_variables() -> dict[str, str]:
     """The environment variables every function has, with the same literal value, in the template."""
     environments = [
-        function["Properties"]["Environment"]["Variables"]
+        {name: _literal(value) for name, value in function["Properties"]["Environment"]["Variables"].items()}
         for function in resources("AWS::Serverless::Function").values()
     ]
     first, *others = environments

@@ -99,7 +99,7 @@ def assert_anomaly_alarm_on_share(alarm: dict[str, Any], part: str, whole: str) 
 @pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("label", DEFAULT_LABELS)
 def test_each_labels_share_of_each_models_predictions_has_an_anomaly_alarm(model: str, label: str) -> None:
-    alarm = deployed()["Resources"][f"{MODELS[model]}{label.capitalize()}ShareAlarm"]["Properties"]
+    alarm = deployed()["Resources"][f"{MODELS[model]}{label}ShareAlarm"]["Properties"]
     written = written_metrics(model)
     assert stat_of(alarm, "predicted") == ("Predictions", written[f"Predictions:{label}"])
     assert stat_of(alarm, "predicted")[1]["label"] == label
@@ -116,12 +116,29 @@ def test_each_models_share_of_rows_outside_the_training_range_has_an_anomaly_ala
     assert_anomaly_alarm_on_share(alarm, "outside", "rows")
 
 
+def banded_alarms(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    alarms = resources_of_type(template, "AWS::CloudWatch::Alarm")
+    return {name: alarm["Properties"] for name, alarm in alarms.items() if "ThresholdMetricId" in alarm["Properties"]}
+
+
 def test_the_anomaly_alarms_are_exactly_those_of_every_model_and_label() -> None:
-    alarms = resources_of_type(deployed(), "AWS::CloudWatch::Alarm")
-    banded = {name for name, alarm in alarms.items() if "ThresholdMetricId" in alarm["Properties"]}
-    expected = {f"{Model}{label.capitalize()}ShareAlarm" for Model in MODELS.values() for label in DEFAULT_LABELS}
+    expected = {f"{Model}{label}ShareAlarm" for Model in MODELS.values() for label in DEFAULT_LABELS}
     expected |= {f"{Model}OutOfRangeShareAlarm" for Model in MODELS.values()}
-    assert banded == expected
+    assert set(banded_alarms(deployed())) == expected
+
+
+def test_models_of_four_labels_get_an_alarm_per_model_and_label_from_the_labels_parameter() -> None:
+    # Given a release whose labels file names four labels, one of them not a plain word
+    labels = ["blue", "green", "yellow", "deep-violet"]
+    # When the stack is deployed with them
+    alarms = banded_alarms(deployed(Labels=",".join(labels)))
+    # Then each model has an alarm on each label's share, watching that label's Predictions
+    for model, Model in MODELS.items():
+        for label in labels:
+            alarm = alarms[f"{Model}{label.replace('-', '')}ShareAlarm"]
+            assert stat_of(alarm, "predicted")[1] == {"service": service_name(), "model": model, "label": label}
+            assert_anomaly_alarm_on_share(alarm, "predicted", "rows")
+    assert len(alarms) == len(MODELS) * (len(labels) + 1)
 
 
 def test_the_alarm_topic_is_encrypted_with_a_rotated_key_cloudwatch_may_use() -> None:
@@ -174,26 +191,24 @@ def test_the_dashboard_shows_the_service_and_what_the_models_see() -> None:
 
 
 def test_the_dashboards_model_metrics_are_those_the_layer_writes() -> None:
-    shown = [
-        entry
-        for widget in dashboard()["widgets"]
-        for entry in widget["properties"].get("metrics", [])
-        if entry[0] == metrics_namespace()
-    ]
+    entries = [entry for widget in dashboard()["widgets"] for entry in widget["properties"].get("metrics", [])]
+    shown = [entry for entry in entries if entry[0] == metrics_namespace()]
     written = {model: written_metrics(model) for model in MODELS}
     assert shown
     for entry in shown:
         name, pairs = entry[1], [item for item in entry[2:] if isinstance(item, str)]
         dimensions = dict(zip(pairs[::2], pairs[1::2], strict=True))
-        key = f"{name}:{dimensions['label']}" if "label" in dimensions else name
-        assert written[dimensions["model"]][key] == dimensions
-    shares = {
-        entry[0].get("label")
-        for widget in dashboard()["widgets"]
-        for entry in widget["properties"].get("metrics", [])
-        if isinstance(entry[0], dict)
-    }
-    assert {f"{model} {label}" for model in MODELS for label in DEFAULT_LABELS} <= shares
+        assert written[dimensions["model"]][name] == dimensions
+    # Each label's share is every label the model writes (no label is typed), over the model's rows
+    expressions = {entry[0]["id"]: entry[0]["expression"] for entry in entries if isinstance(entry[0], dict)}
+    for model in MODELS:
+        dimensions = written[model][f"Predictions:{DEFAULT_LABELS[0]}"]
+        search = (
+            f"SEARCH('{{{metrics_namespace()},{','.join(dimensions)}}} MetricName=\"Predictions\" "
+            f"model=\"{model}\"', 'Sum', 300)"
+        )
+        assert expressions[f"{model}Shares"] == f"100 * {search} / {model}Rows"
+        assert dimensions["service"] == service_name()
 
 
 def test_the_dashboards_log_queries_read_the_stacks_log_groups() -> None:
@@ -207,13 +222,21 @@ def test_the_dashboards_log_queries_read_the_stacks_log_groups() -> None:
     assert re.findall(r"SOURCE '([^']+)'", gateway) == [f"/aws/apigateway/{STACK.stack_name}/access"]
 
 
-def test_without_capture_the_stack_has_no_capture_bucket_or_delivery() -> None:
-    template = deployed()
+@pytest.mark.parametrize("zero", ["0", "0.0", "00", "0.000", "+0", "-0", "0e0", "0E+0"])
+def test_without_capture_the_stack_has_no_capture_bucket_or_delivery(zero: str) -> None:
+    template = deployed(DataCapturePercent=zero)
     for kind in CAPTURE_RESOURCES:
         assert resources_of_type(template, kind), kind
         assert created(template, kind) == {}, kind
     output = template["Outputs"]["CaptureBucketName"]
     assert not holds(template, {"Condition": output["Condition"]})
+
+
+@pytest.mark.parametrize("percent", ["0.5", "0.01", "1", "10", "100", "1e1"])
+def test_any_share_above_zero_creates_the_capture_delivery(percent: str) -> None:
+    template = deployed(DataCapturePercent=percent)
+    for kind in CAPTURE_RESOURCES:
+        assert created(template, kind) == resources_of_type(template, kind) != {}, kind
 
 
 def test_with_capture_the_lines_go_through_firehose_to_an_encrypted_private_expiring_bucket() -> None:

@@ -39,6 +39,8 @@ METHODS = ("post", "x-amazon-apigateway-any-method")
 STACK = PseudoParameterValues(region="eu-west-1", account_id="123456789012", stack_name="kyber-crystal-classifier")
 # A model release as the ML team names it: a prefix ending in its manifest's SHA-256.
 MODEL_RELEASE = "s3://kyber-models/releases/" + "0123456789abcdef" * 4 + "/"
+# The customer-managed key a release may be encrypted with.
+RELEASE_KEY = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 MODEL_PATHS = ("", "/ready", "/infer", "/versions/{version}", "/versions/{version}/ready", "/versions/{version}/infer")
 # The Open Inference Protocol's paths, by the function that serves them.
 PROTOCOL_PATHS = {
@@ -75,6 +77,18 @@ class SubKeepingWhatItCannotResolve(resolvers.FnSubResolver):
         return {"Fn::Sub": resolved} if PLACEHOLDER_PATTERN.search(resolved) else resolved
 
 
+class JoinKeepingWhatItCannotResolve(resolvers.FnJoinResolver):
+    """SAM CLI's copy writes an Fn::Join of a resource's attribute as the attribute's text ("{'Fn::GetAtt': ...}");
+    CloudFormation keeps the Fn::Join for a list it cannot resolve before the resources exist."""
+
+    def resolve(self, value: dict[str, Any]) -> Any:
+        delimiter, items = self.get_function_args(value)
+        items = self.parent.resolve_value(items) if self.parent is not None else items
+        if isinstance(items, list) and any(isinstance(item, dict) for item in items):
+            return {"Fn::Join": [delimiter, items]}
+        return super().resolve({"Fn::Join": [delimiter, items]})
+
+
 def language_extensions(template: dict[str, Any], parameters: Mapping[str, str]) -> dict[str, Any]:
     """The template AWS::LanguageExtensions hands to SAM's transform: SAM CLI's copy of it, its own
     default pipeline and resolvers, with the Fn::Sub above."""
@@ -90,7 +104,7 @@ def language_extensions(template: dict[str, Any], parameters: Mapping[str, str])
         resolvers.FnIfResolver,
         resolvers.FnRefResolver,
         resolvers.FnBase64Resolver,
-        resolvers.FnJoinResolver,
+        JoinKeepingWhatItCannotResolve,
         resolvers.FnSplitResolver,
         SubKeepingWhatItCannotResolve,
         resolvers.FnSelectResolver,
@@ -234,6 +248,10 @@ def another_value(name: str) -> str:
         return MODEL_RELEASE
     if name == "AlarmEmail":
         return "droid-ops@example.com"
+    if name == "ModelSourceKmsKeyArn":
+        return RELEASE_KEY
+    if name == "Labels":
+        return default + ",violet"
     assert spec["Type"] == "Number", f"no other value known for {name}"
     step = 0.1 if "." in default else 1
     value = (
@@ -242,11 +260,12 @@ def another_value(name: str) -> str:
     return f"{value:g}"
 
 
-def test_the_functions_read_their_limits_log_level_model_source_and_monitoring_settings() -> None:
+def test_the_functions_read_their_limits_log_level_model_source_labels_and_monitoring_settings() -> None:
     assert parameters_the_functions_read() == {
         "MaxRows",
         "LogLevel",
         "ModelSource",
+        "Labels",
         "LowConfidenceThreshold",
         "DataCapturePercent",
     }
@@ -271,7 +290,8 @@ def without_conditions(template: dict[str, Any]) -> dict[str, Any]:
     unconditional = copy.deepcopy(template)
     for section in ("Resources", "Outputs"):
         for entry in unconditional[section].values():
-            entry.pop("Condition", None)
+            if isinstance(entry, dict):  # not an Fn::ForEach, whose resources LanguageExtensions makes first
+                entry.pop("Condition", None)
     return unconditional
 
 
@@ -319,6 +339,51 @@ def test_functions_read_only_the_model_release_they_serve_and_nothing_without_on
     for function in FUNCTIONS:
         role = default["Resources"][f"{function}Role"]["Properties"]
         assert {"Ref": "ModelSourceReadPolicy"} not in role.get("ManagedPolicyArns", [])
+
+
+def test_functions_may_decrypt_a_release_with_its_kms_key_through_s3_only() -> None:
+    template = deployed(ModelSource=MODEL_RELEASE, ModelSourceKmsKeyArn=RELEASE_KEY)
+    read, decrypt = template["Resources"]["ModelSourceReadPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert read["Action"] == "s3:GetObject"
+    assert decrypt == {
+        "Effect": "Allow",
+        "Action": "kms:Decrypt",
+        "Resource": RELEASE_KEY,
+        "Condition": {"StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}},
+    }
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [("", True), (RELEASE_KEY, True), ("alias/kyber-models", False), ("1234abcd-12ab-34cd-56ef-1234567890ab", False)],
+)
+def test_the_release_key_is_empty_or_a_kms_key_arn(value: str, accepted: bool) -> None:
+    pattern = source_template()["Parameters"]["ModelSourceKmsKeyArn"]["AllowedPattern"]
+    assert (re.fullmatch(pattern, value) is not None) is accepted
+
+
+def rollback_alarm_names(template: dict[str, Any]) -> dict[str, Any]:
+    return {
+        name: template["Resources"][name]["Properties"]["AlarmName"]
+        for function in FUNCTIONS
+        for name in (function.replace("Function", "FailuresAlarm"), function.replace("Function", "ErrorsAlarm"))
+    }
+
+
+def test_a_new_versions_rollback_alarms_are_new_alarms_named_after_it() -> None:
+    # Given the stack, and the stack with a change that publishes a new version of every function
+    before, after = deployed(), deployed(MaxRows="5000")
+    for name, alarm_name in rollback_alarm_names(after).items():
+        # Then each rollback alarm is named after the version it watches (a new name is a new alarm, which
+        # starts with no data: an updated one would keep its ALARM state from the version before)
+        function = name.replace("FailuresAlarm", "Function").replace("ErrorsAlarm", "Function")
+        version_name = after["Resources"][alias_of(function)]["Properties"]["FunctionVersion"]["Fn::GetAtt"][0]
+        _, parts = alarm_name["Fn::Join"]
+        assert parts[0] == STACK.stack_name
+        assert parts[-1] == {"Fn::GetAtt": [version_name, "Version"]}
+        assert alarm_name != rollback_alarm_names(before)[name]
+    # and an update that publishes no version keeps them
+    assert rollback_alarm_names(deployed(LatencyAlarmMs="750")) == rollback_alarm_names(before)
 
 
 def test_each_deployment_shifts_traffic_by_canary_and_rolls_back_on_any_alarm() -> None:
@@ -525,21 +590,24 @@ def test_every_function_has_reserved_concurrency_and_lambdas_json_logs() -> None
         assert properties["ReservedConcurrentExecutions"] == {"Ref": "ReservedConcurrency"}
         logging_config = properties["LoggingConfig"]
         assert logging_config["LogFormat"] == "JSON"
-        assert logging_config["ApplicationLogLevel"] == "WARN"
+        # Lambda keeps every line of INFO and above, the metric and capture lines among them; Powertools
+        # leaves out the service's own lines below WARNING.
+        assert logging_config["ApplicationLogLevel"] == "INFO"
         environment = properties["Environment"]["Variables"]
         assert environment["POWERTOOLS_LOG_LEVEL"] == "WARNING"
 
 
 @pytest.mark.parametrize("level", source_template()["Parameters"]["LogLevel"]["AllowedValues"])
-def test_lambdas_log_level_is_the_one_powertools_reads_as_its_own(level: str) -> None:
-    lambda_level = source_template()["Mappings"]["LambdaLogLevel"][level]["Level"]
-    assert LAMBDA_ADVANCED_LOGGING_LEVELS[lambda_level] == level
+def test_lambdas_filter_keeps_info_lines_at_every_log_level_and_debug_ones_when_asked_for(level: str) -> None:
+    lambda_level = deployed(LogLevel=level)["Resources"]["SklearnFunction"]["Properties"]["LoggingConfig"]
+    as_python = logging.getLevelName(LAMBDA_ADVANCED_LOGGING_LEVELS[lambda_level["ApplicationLogLevel"]])
+    assert as_python == min(logging.INFO, logging.getLevelName(level))
 
 
 def test_every_skipped_security_check_says_why() -> None:
     skipped = {
         (name, skip["id"]): skip.get("comment", "")
-        for name, resource in source_template()["Resources"].items()
+        for name, resource in language_extensions(copy.deepcopy(source_template()), {})["Resources"].items()
         for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", [])
     }
     assert skipped
