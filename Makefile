@@ -74,17 +74,22 @@ serve: setup build
 	touch $@
 
 # The template: SAM's own rules, the serverless rules, then checkov's security checks (a check that
-# does not apply is skipped in the template's Metadata, with its reason). checkov leaves out resources whose
-# condition is false with the parameters' defaults, so it checks the stack with capture and alarm mail on too.
+# does not apply is skipped in the template's Metadata, with its reason). checkov reads neither Fn::ForEach nor
+# the parameters, and leaves out resources whose condition is false with the defaults: so it checks the
+# resources the stack creates (scripts/template_variant.py), with the defaults, and with capture, alarm mail and an
+# encrypted S3 model release on.
 lint: $(VENV)/.installed .venv-lint/.installed
 	ruff check .
 	ruff format --check .
 	mypy
 	sam validate --lint
 	cfn-lint template.yaml --append-rules cfn_lint_serverless.rules
-	.venv-lint/bin/checkov --file template.yaml --framework cloudformation --skip-download --compact --quiet
-	$(PYTHON) -m scripts.template_variant build/lint/template.yaml DataCapturePercent=5 AlarmEmail=ops@example.com
-	.venv-lint/bin/checkov --file build/lint/template.yaml --framework cloudformation --skip-download --compact --quiet
+	$(PYTHON) -m scripts.template_variant build/lint/template.json
+	.venv-lint/bin/checkov --file build/lint/template.json --framework cloudformation --skip-download --compact --quiet
+	$(PYTHON) -m scripts.template_variant build/lint/template-on.json DataCapturePercent=5 AlarmEmail=ops@example.com \
+		ModelSource=s3://kyber-models/releases/$$(printf '0%.0s' {1..64})/ \
+		ModelSourceKmsKeyArn=arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab
+	.venv-lint/bin/checkov --file build/lint/template-on.json --framework cloudformation --skip-download --compact --quiet
 
 unit: build
 	$(PYTHON) -m pytest tests/unit

@@ -25,7 +25,7 @@ from kyber.registry import CrystalModel, get_registry
 from kyber.service import MODEL_HEADER, MODEL_VERSION_HEADER
 from kyber.settings import get_settings
 from scripts.harness.events import FakeLambdaContext, json_event, protocol_event
-from scripts.project import REPO, resources, routes, template
+from scripts.project import REPO, literal, resources, routes, template
 
 DOCUMENT = REPO / "openapi.json"
 SAMPLE_ROWS = [[0.92, 0.12, 0.31, 0.09], [6.2, 2.9, 4.3, 1.3]]
@@ -229,7 +229,10 @@ def operation(route: str, module: ModuleType) -> dict[str, Any]:
 def gateway() -> dict[str, Any]:
     """The API resource of template.yaml, as SAM reads it."""
     (api,) = resources("AWS::Serverless::Api").values()
-    return {"stage": api["Properties"]["StageName"], "key_parameter": template()["Parameters"]["ApiKeyRequired"]}
+    return {
+        "stage": literal(api["Properties"]["StageName"]),
+        "key_parameter": template()["Parameters"]["ApiKeyRequired"],
+    }
 
 
 def servers_and_security() -> dict[str, Any]:

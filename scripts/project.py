@@ -57,7 +57,7 @@ def resources(kind: str) -> dict[str, dict[str, Any]]:
     }
 
 
-def _literal(value: Any) -> Any:
+def literal(value: Any) -> Any:
     """A value with its Fn::FindInMap of the template's mappings resolved; anything else as it is."""
     if isinstance(value, dict) and list(value) == ["Fn::FindInMap"]:
         mapping, key, name = value["Fn::FindInMap"]
@@ -68,7 +68,7 @@ def _literal(value: Any) -> Any:
 def function_variables() -> dict[str, str]:
     """The environment variables every function has, with the same literal value, in the template."""
     environments = [
-        {name: _literal(value) for name, value in function["Properties"]["Environment"]["Variables"].items()}
+        {name: literal(value) for name, value in function["Properties"]["Environment"]["Variables"].items()}
         for function in resources("AWS::Serverless::Function").values()
     ]
     first, *others = environments

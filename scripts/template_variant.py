@@ -1,16 +1,22 @@
-"""Writes template.yaml with other parameter defaults, for the checks that read a template's defaults to decide
-which conditional resources exist (checkov): `make lint` checks the stack with capture and alarm mail on too.
+"""Writes template.yaml as CloudFormation creates the stack's resources from it, for the checks that read a template
+(checkov): Fn::ForEach expanded and the parameters resolved by AWS::LanguageExtensions (scripts/cloudformation.py),
+with the defaults given, so that `make lint` checks the resources the stack really creates, with capture and alarm
+mail off (the defaults) and on.
 
-Usage: python -m scripts.template_variant OUT NAME=VALUE...
+Usage: python -m scripts.template_variant OUT [NAME=VALUE...]
 """
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from functools import partial
 from pathlib import Path
 
+from samcli.yamlhelper import yaml_parse
+
+from scripts.cloudformation import language_extensions
 from scripts.project import TEMPLATE, template
 
 
@@ -32,11 +38,16 @@ def with_defaults(text: str, defaults: dict[str, str]) -> str:
     return text
 
 
+def expanded(text: str) -> dict[str, object]:
+    """A template's text as AWS::LanguageExtensions hands it on, with its parameters' defaults."""
+    return language_extensions(yaml_parse(text), {})
+
+
 def main(arguments: list[str]) -> None:
     out, *pairs = arguments
     defaults = dict(pair.split("=", 1) for pair in pairs)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
-    Path(out).write_text(with_defaults(TEMPLATE.read_text(), defaults))
+    Path(out).write_text(json.dumps(expanded(with_defaults(TEMPLATE.read_text(), defaults)), indent=1))
 
 
 if __name__ == "__main__":

@@ -82,3 +82,26 @@ def test_a_broken_artifact_stops_the_init_with_one_error_line_naming_it(
     assert error["message"] == "model artifacts refused"
     assert str(broken) in error["reason"]
     assert re.search(reason, error["reason"]), error["reason"]
+
+
+@pytest.mark.parametrize("route", routes())
+def test_models_whose_labels_are_not_the_stacks_stop_the_init_naming_both_lists(
+    built_models, monkeypatch, handler_module, capfd, route
+):
+    # Given the stack deployed for four labels, and models whose labels file names three
+    configure_service(monkeypatch, KYBER_MODELS_DIR=str(built_models), KYBER_LABELS="blue,green,yellow,violet")
+    capfd.readouterr()
+    # When the function starts cold, then it stops before it can answer (deployed: the publish fails)
+    with pytest.raises(SystemExit):
+        handler_module(route)
+    records = [json.loads(line) for line in capfd.readouterr().out.splitlines() if line.startswith("{")]
+    (error,) = [record for record in records if record["level"] == "ERROR"]
+    assert error["reason"] == (
+        "the stack's Labels parameter names ['blue', 'green', 'yellow', 'violet'], the models' labels file "
+        "['blue', 'green', 'yellow']: deploy with Labels=blue,green,yellow"
+    )
+
+
+def test_models_whose_labels_are_the_stacks_start(built_models, monkeypatch, handler_module):
+    configure_service(monkeypatch, KYBER_MODELS_DIR=str(built_models), KYBER_LABELS="blue, green, yellow")
+    assert handler_module("astromech").classifier.models["sklearn"].labels == ("blue", "green", "yellow")

@@ -133,9 +133,9 @@ def test_models_of_four_labels_get_an_alarm_per_model_and_label_from_the_labels_
     # When the stack is deployed with them
     alarms = banded_alarms(deployed(Labels=",".join(labels)))
     # Then each model has an alarm on each label's share, watching that label's Predictions
-    for model, Model in MODELS.items():
+    for model, logical_name in MODELS.items():
         for label in labels:
-            alarm = alarms[f"{Model}{label.replace('-', '')}ShareAlarm"]
+            alarm = alarms[f"{logical_name}{label.replace('-', '')}ShareAlarm"]
             assert stat_of(alarm, "predicted")[1] == {"service": service_name(), "model": model, "label": label}
             assert_anomaly_alarm_on_share(alarm, "predicted", "rows")
     assert len(alarms) == len(MODELS) * (len(labels) + 1)
@@ -204,7 +204,7 @@ def test_the_dashboards_model_metrics_are_those_the_layer_writes() -> None:
     for model in MODELS:
         dimensions = written[model][f"Predictions:{DEFAULT_LABELS[0]}"]
         search = (
-            f"SEARCH('{{{metrics_namespace()},{','.join(dimensions)}}} MetricName=\"Predictions\" "
+            f'SEARCH(\'{{{metrics_namespace()},{",".join(dimensions)}}} MetricName="Predictions" '
             f"model=\"{model}\"', 'Sum', 300)"
         )
         assert expressions[f"{model}Shares"] == f"100 * {search} / {model}Rows"

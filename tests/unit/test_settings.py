@@ -54,3 +54,13 @@ def test_the_confidence_threshold_and_the_capture_share_are_read_as_numbers():
 def test_a_threshold_or_share_out_of_its_bounds_says_what_is_wrong(name, value, reason):
     with pytest.raises(SettingsError, match=f"{name} must be {reason}"):
         Settings.from_environ({name: value})
+
+
+def test_the_labels_the_stack_watches_are_read_as_cloudformation_joins_them_and_none_without():
+    assert Settings.from_environ({}).expected_labels is None
+    assert Settings.from_environ({"KYBER_LABELS": ""}).expected_labels is None
+    assert Settings.from_environ({"KYBER_LABELS": "blue,green, deep violet"}).expected_labels == (
+        "blue",
+        "green",
+        "deep violet",
+    )

@@ -1,9 +1,8 @@
 """template.yaml as CloudFormation deploys it: the production stack around the three functions.
 
-CloudFormation first runs AWS::LanguageExtensions, which resolves what it can from the parameter
-values (every Fn::If, and in Resources and Outputs every Ref to a parameter, Fn::Sub, Fn::Select...),
-then SAM's transform. The tests do the same: SAM CLI's copy of AWS::LanguageExtensions, then
-samtranslator as `sam deploy` runs it, with the code URIs `sam package` would upload.
+CloudFormation first runs AWS::LanguageExtensions, which expands Fn::ForEach and resolves what it can from the
+parameter values (scripts/cloudformation.py), then SAM's transform. The tests do the same: SAM CLI's copy of
+AWS::LanguageExtensions, then samtranslator as `sam deploy` runs it, with the code URIs `sam package` would upload.
 """
 
 from __future__ import annotations
@@ -20,23 +19,17 @@ from typing import Any
 import boto3
 import pytest
 from aws_lambda_powertools.shared.constants import LAMBDA_ADVANCED_LOGGING_LEVELS
-from samcli.lib.cfn_language_extensions import processors, resolvers
-from samcli.lib.cfn_language_extensions.api import IntrinsicResolverProcessor
-from samcli.lib.cfn_language_extensions.models import PseudoParameterValues, ResolutionMode, TemplateProcessingContext
-from samcli.lib.cfn_language_extensions.pipeline import ProcessingPipeline
-from samcli.lib.cfn_language_extensions.resolvers.base import IntrinsicResolver
-from samcli.lib.cfn_language_extensions.resolvers.fn_sub import PLACEHOLDER_PATTERN
 from samcli.yamlhelper import yaml_parse
 from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 
+from scripts.cloudformation import STACK, language_extensions, parameter_values
 from scripts.harness.events import FakeLambdaContext
 from scripts.project import REPO
 from tests.support.service import TEST_ENVIRONMENT
 
 FUNCTIONS = {"SklearnFunction": "/sklearn", "PytorchFunction": "/pytorch", "AstromechFunction": "/astromech"}
 METHODS = ("post", "x-amazon-apigateway-any-method")
-STACK = PseudoParameterValues(region="eu-west-1", account_id="123456789012", stack_name="kyber-crystal-classifier")
 # A model release as the ML team names it: a prefix ending in its manifest's SHA-256.
 MODEL_RELEASE = "s3://kyber-models/releases/" + "0123456789abcdef" * 4 + "/"
 # The customer-managed key a release may be encrypted with.
@@ -59,70 +52,6 @@ ANY_METHOD = "x-amazon-apigateway-any-method"
 @cache
 def source_template() -> dict[str, Any]:
     return yaml_parse((REPO / "template.yaml").read_text())
-
-
-def parameter_values(template: dict[str, Any], parameters: Mapping[str, str]) -> dict[str, str]:
-    """Every parameter's value as CloudFormation passes them to the transforms: strings, defaults filled in."""
-    values = {name: str(spec.get("Default", "")) for name, spec in template["Parameters"].items()}
-    values.update(parameters)
-    return values
-
-
-class SubKeepingWhatItCannotResolve(resolvers.FnSubResolver):
-    """SAM CLI's copy returns a partly resolved Fn::Sub as a bare string ("${SklearnFunction}:live");
-    CloudFormation keeps the Fn::Sub around the references only it can resolve."""
-
-    def resolve(self, value: dict[str, Any]) -> Any:
-        resolved = super().resolve(value)
-        return {"Fn::Sub": resolved} if PLACEHOLDER_PATTERN.search(resolved) else resolved
-
-
-class JoinKeepingWhatItCannotResolve(resolvers.FnJoinResolver):
-    """SAM CLI's copy writes an Fn::Join of a resource's attribute as the attribute's text ("{'Fn::GetAtt': ...}");
-    CloudFormation keeps the Fn::Join for a list it cannot resolve before the resources exist."""
-
-    def resolve(self, value: dict[str, Any]) -> Any:
-        delimiter, items = self.get_function_args(value)
-        items = self.parent.resolve_value(items) if self.parent is not None else items
-        if isinstance(items, list) and any(isinstance(item, dict) for item in items):
-            return {"Fn::Join": [delimiter, items]}
-        return super().resolve({"Fn::Join": [delimiter, items]})
-
-
-def language_extensions(template: dict[str, Any], parameters: Mapping[str, str]) -> dict[str, Any]:
-    """The template AWS::LanguageExtensions hands to SAM's transform: SAM CLI's copy of it, its own
-    default pipeline and resolvers, with the Fn::Sub above."""
-    context = TemplateProcessingContext(
-        fragment=template,
-        parameter_values=parameter_values(template, parameters),
-        pseudo_parameters=STACK,
-        resolution_mode=ResolutionMode.PARTIAL,
-    )
-    resolver = IntrinsicResolver(context)
-    for kind in (
-        resolvers.ConditionResolver,
-        resolvers.FnIfResolver,
-        resolvers.FnRefResolver,
-        resolvers.FnBase64Resolver,
-        JoinKeepingWhatItCannotResolve,
-        resolvers.FnSplitResolver,
-        SubKeepingWhatItCannotResolve,
-        resolvers.FnSelectResolver,
-        resolvers.FnLengthResolver,
-        resolvers.FnFindInMapResolver,
-        resolvers.FnToJsonStringResolver,
-    ):
-        resolver.register_resolver(kind)
-    pipeline = ProcessingPipeline(
-        [
-            processors.TemplateParsingProcessor(),
-            processors.ForEachProcessor(intrinsic_resolver=resolver),
-            IntrinsicResolverProcessor(resolver),
-            processors.DeletionPolicyProcessor(),
-            processors.UpdateReplacePolicyProcessor(),
-        ]
-    )
-    return dict(pipeline.process_template(context))
 
 
 def transformed(source: dict[str, Any], parameters: Mapping[str, str]) -> dict[str, Any]:
@@ -600,8 +529,9 @@ def test_every_function_has_reserved_concurrency_and_lambdas_json_logs() -> None
 @pytest.mark.parametrize("level", source_template()["Parameters"]["LogLevel"]["AllowedValues"])
 def test_lambdas_filter_keeps_info_lines_at_every_log_level_and_debug_ones_when_asked_for(level: str) -> None:
     lambda_level = deployed(LogLevel=level)["Resources"]["SklearnFunction"]["Properties"]["LoggingConfig"]
-    as_python = logging.getLevelName(LAMBDA_ADVANCED_LOGGING_LEVELS[lambda_level["ApplicationLogLevel"]])
-    assert as_python == min(logging.INFO, logging.getLevelName(level))
+    python_name = LAMBDA_ADVANCED_LOGGING_LEVELS[lambda_level["ApplicationLogLevel"]]
+    assert python_name is not None
+    assert logging.getLevelName(python_name) == min(logging.INFO, logging.getLevelName(level))
 
 
 def test_every_skipped_security_check_says_why() -> None:

@@ -5,11 +5,18 @@ Traces come from Lambda's own active tracing (init and invoke segments); no trac
 
 from __future__ import annotations
 
+import os
 import warnings
 
 from aws_lambda_powertools import Logger, Metrics
 
-logger = Logger()
+# Timestamps in RFC 3339, in UTC, as Lambda's log filter reads them (it takes a line whose timestamp it cannot
+# read as INFO, whatever its level).
+logger = Logger(utc=True, use_rfc3339=True)
+# Lambda's own filter stays at INFO, so that it never drops the metric and capture lines, which carry no level
+# (template.yaml, LambdaLogLevel); Powertools then takes Lambda's level as its own, so the level asked for is
+# applied where the service's own lines are written.
+logger.registered_handler.setLevel(os.environ.get("POWERTOOLS_LOG_LEVEL", "INFO").upper())
 metrics = Metrics()
 # A request that fails writes its one metric on a line of its own (kyber.api.count_failure), leaving
 # the request's set empty; that is expected, not the mistake Powertools warns about on stderr.

@@ -125,12 +125,24 @@ class ModelRegistry:
         return model
 
 
+def check_labels(registry: ModelRegistry, expected: tuple[str, ...] | None) -> ModelRegistry:
+    """The registry, when its labels are those the stack watches: a model set with other labels would write
+    Predictions under labels no alarm watches, so it is refused during the init (at publish, before any traffic)."""
+    if expected is not None and registry.labels != expected:
+        raise ModelArtifactError(
+            f"the stack's Labels parameter names {list(expected)}, the models' labels file {list(registry.labels)}: "
+            f"deploy with Labels={','.join(registry.labels)}"
+        )
+    return registry
+
+
 @lru_cache(maxsize=1)
 def get_registry() -> ModelRegistry:
-    """This execution environment's registry, over the models layer or the S3 model source."""
+    """This execution environment's registry, over the models layer or the S3 model source, with the labels the
+    stack watches."""
     settings = get_settings()
     if not settings.model_source:
-        return ModelRegistry(settings.models_dir)
+        return check_labels(ModelRegistry(settings.models_dir), settings.expected_labels)
     started = time.perf_counter()
     models_dir = download_models(settings.model_source, settings.download_dir)
     logger.info(
@@ -138,4 +150,4 @@ def get_registry() -> ModelRegistry:
         source=settings.model_source,
         duration_ms=round((time.perf_counter() - started) * 1000, 2),
     )
-    return ModelRegistry(models_dir)
+    return check_labels(ModelRegistry(models_dir), settings.expected_labels)

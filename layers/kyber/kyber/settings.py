@@ -32,6 +32,9 @@ class Settings:
     low_confidence_threshold: float = DEFAULT_LOW_CONFIDENCE_THRESHOLD
     # The share of answered requests written as data-capture records, in percent.
     data_capture_percent: float = DEFAULT_DATA_CAPTURE_PERCENT
+    # The labels the stack's alarms watch (its Labels parameter), which the models' labels file must name, in
+    # its order; None when the environment names none (not deployed by the stack).
+    expected_labels: tuple[str, ...] | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -56,6 +59,7 @@ class Settings:
             data_capture_percent=_number_between(
                 environ, "KYBER_DATA_CAPTURE_PERCENT", DEFAULT_DATA_CAPTURE_PERCENT, 0.0, 100.0
             ),
+            expected_labels=_labels(environ.get("KYBER_LABELS", "")),
         )
 
 
@@ -70,6 +74,11 @@ def _number_between(environ: Mapping[str, str], name: str, default: float, lowes
     if not lowest <= value <= highest:
         raise SettingsError(f"{name} must be between {lowest:g} and {highest:g}, got {raw}")
     return value
+
+
+def _labels(raw: str) -> tuple[str, ...] | None:
+    """A comma-separated list, as CloudFormation joins a CommaDelimitedList parameter; None when empty."""
+    return tuple(label.strip() for label in raw.split(",")) if raw.strip() else None
 
 
 @lru_cache(maxsize=1)
