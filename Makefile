@@ -83,13 +83,13 @@ lint: $(VENV)/.installed .venv-lint/.installed
 	ruff format --check .
 	mypy
 	sam validate --lint
-	cfn-lint template.yaml --append-rules cfn_lint_serverless.rules
+	cfn-lint template.yaml stacks/*.yaml --append-rules cfn_lint_serverless.rules
 	$(PYTHON) -m scripts.template_variant build/lint/template.json
-	.venv-lint/bin/checkov --file build/lint/template.json --framework cloudformation --skip-download --compact --quiet
+	.venv-lint/bin/checkov --file build/lint/template.json --file build/lint/template-Monitoring.json --framework cloudformation --skip-download --compact --quiet
 	$(PYTHON) -m scripts.template_variant build/lint/template-on.json DataCapturePercent=5 AlarmEmail=ops@example.com \
 		ModelSource=s3://kyber-models/releases/$$(printf '0%.0s' {1..64})/ \
 		ModelSourceKmsKeyArn=arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab
-	.venv-lint/bin/checkov --file build/lint/template-on.json --framework cloudformation --skip-download --compact --quiet
+	.venv-lint/bin/checkov --file build/lint/template-on.json --file build/lint/template-on-Monitoring.json --framework cloudformation --skip-download --compact --quiet
 
 unit: build
 	$(PYTHON) -m pytest tests/unit

@@ -1,7 +1,8 @@
 """Writes template.yaml as CloudFormation creates the stack's resources from it, for the checks that read a template
 (checkov): Fn::ForEach expanded and the parameters resolved by AWS::LanguageExtensions (scripts/cloudformation.py),
 with the defaults given, so that `make lint` checks the resources the stack really creates, with capture and alarm
-mail off (the defaults) and on.
+mail off (the defaults) and on. Each nested stack (stacks/) is written beside it, from the parameters the stack
+passes it: OUT's name with the nested stack's logical id (template.json: template-Monitoring.json).
 
 Usage: python -m scripts.template_variant OUT [NAME=VALUE...]
 """
@@ -11,13 +12,15 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from samcli.yamlhelper import yaml_parse
 
 from scripts.cloudformation import language_extensions
-from scripts.project import TEMPLATE, template
+from scripts.project import REPO, TEMPLATE, template
 
 
 def _default_line(found: re.Match[str], value: str) -> str:
@@ -38,16 +41,29 @@ def with_defaults(text: str, defaults: dict[str, str]) -> str:
     return text
 
 
-def expanded(text: str) -> dict[str, object]:
-    """A template's text as AWS::LanguageExtensions hands it on, with its parameters' defaults."""
-    return language_extensions(yaml_parse(text), {})
+def expanded(text: str, parameters: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """A template's text as AWS::LanguageExtensions hands it on, with these parameters (else the defaults)."""
+    return language_extensions(yaml_parse(text), parameters or {})
+
+
+def nested_stacks(stack: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each nested stack of an expanded template, by logical id, expanded with the parameters it is passed."""
+    return {
+        name: expanded((REPO / resource["Properties"]["Location"]).read_text(), resource["Properties"]["Parameters"])
+        for name, resource in stack["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Application"
+    }
 
 
 def main(arguments: list[str]) -> None:
     out, *pairs = arguments
     defaults = dict(pair.split("=", 1) for pair in pairs)
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    Path(out).write_text(json.dumps(expanded(with_defaults(TEMPLATE.read_text(), defaults)), indent=1))
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stack = expanded(with_defaults(TEMPLATE.read_text(), defaults))
+    path.write_text(json.dumps(stack, indent=1))
+    for name, nested in nested_stacks(stack).items():
+        path.with_stem(f"{path.stem}-{name}").write_text(json.dumps(nested, indent=1))
 
 
 if __name__ == "__main__":

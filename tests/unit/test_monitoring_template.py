@@ -5,27 +5,43 @@ the layer really writes."""
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 import pytest
+from samcli.yamlhelper import yaml_parse
 
 from kyber.manifest import TrainingRange
 from kyber.monitoring import ModelMonitor, capture_record
 from scripts.harness.events import load_event
-from scripts.project import metrics_namespace, service_name
+from scripts.project import REPO, metrics_namespace, service_name
 from tests.support.service import DEFAULT_LABELS
-from tests.unit.test_template import STACK, deployed, resources_of_type
+from tests.unit.test_template import STACK, deployed, resources_of_type, transformed
 
-MODELS = {"sklearn": "Sklearn", "pytorch": "Pytorch"}
+MODELS = ("sklearn", "pytorch")
 CAPTURE_RESOURCES = {
     "AWS::S3::Bucket",
     "AWS::S3::BucketPolicy",
     "AWS::KinesisFirehose::DeliveryStream",
     "AWS::Logs::SubscriptionFilter",
 }
+
+
+@cache
+def _monitoring(parameter_items: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    (stack,) = resources_of_type(deployed(**dict(parameter_items)), "AWS::CloudFormation::Stack").values()
+    nested = yaml_parse((REPO / stack["Properties"]["TemplateURL"]).read_text())
+    return transformed(nested, stack["Properties"]["Parameters"])
+
+
+def monitoring(**parameters: str) -> dict[str, Any]:
+    """The nested monitoring stack as CloudFormation creates it, from what the service's stack, deployed with these
+    parameters, passes it."""
+    return copy.deepcopy(_monitoring(tuple(sorted(parameters.items()))))
 
 
 def holds(template: dict[str, Any], expression: Any) -> bool:
@@ -99,7 +115,7 @@ def assert_anomaly_alarm_on_share(alarm: dict[str, Any], part: str, whole: str) 
 @pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("label", DEFAULT_LABELS)
 def test_each_labels_share_of_each_models_predictions_has_an_anomaly_alarm(model: str, label: str) -> None:
-    alarm = deployed()["Resources"][f"{MODELS[model]}{label}ShareAlarm"]["Properties"]
+    alarm = monitoring()["Resources"][f"{model}{label}ShareAlarm"]["Properties"]
     written = written_metrics(model)
     assert stat_of(alarm, "predicted") == ("Predictions", written[f"Predictions:{label}"])
     assert stat_of(alarm, "predicted")[1]["label"] == label
@@ -109,7 +125,7 @@ def test_each_labels_share_of_each_models_predictions_has_an_anomaly_alarm(model
 
 @pytest.mark.parametrize("model", MODELS)
 def test_each_models_share_of_rows_outside_the_training_range_has_an_anomaly_alarm(model: str) -> None:
-    alarm = deployed()["Resources"][f"{MODELS[model]}OutOfRangeShareAlarm"]["Properties"]
+    alarm = monitoring()["Resources"][f"{model}OutOfRangeShareAlarm"]["Properties"]
     written = written_metrics(model)
     assert stat_of(alarm, "outside") == ("RowsOutsideTrainingRange", written["RowsOutsideTrainingRange"])
     assert stat_of(alarm, "rows") == ("RowsScored", written["RowsScored"])
@@ -122,27 +138,27 @@ def banded_alarms(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def test_the_anomaly_alarms_are_exactly_those_of_every_model_and_label() -> None:
-    expected = {f"{Model}{label}ShareAlarm" for Model in MODELS.values() for label in DEFAULT_LABELS}
-    expected |= {f"{Model}OutOfRangeShareAlarm" for Model in MODELS.values()}
-    assert set(banded_alarms(deployed())) == expected
+    expected = {f"{model}{label}ShareAlarm" for model in MODELS for label in DEFAULT_LABELS}
+    expected |= {f"{model}OutOfRangeShareAlarm" for model in MODELS}
+    assert set(banded_alarms(monitoring())) == expected
 
 
 def test_models_of_four_labels_get_an_alarm_per_model_and_label_from_the_labels_parameter() -> None:
     # Given a release whose labels file names four labels, one of them not a plain word
     labels = ["blue", "green", "yellow", "deep-violet"]
     # When the stack is deployed with them
-    alarms = banded_alarms(deployed(Labels=",".join(labels)))
+    alarms = banded_alarms(monitoring(Labels=",".join(labels)))
     # Then each model has an alarm on each label's share, watching that label's Predictions
-    for model, logical_name in MODELS.items():
+    for model in MODELS:
         for label in labels:
-            alarm = alarms[f"{logical_name}{label.replace('-', '')}ShareAlarm"]
+            alarm = alarms[f"{model}{label.replace('-', '')}ShareAlarm"]
             assert stat_of(alarm, "predicted")[1] == {"service": service_name(), "model": model, "label": label}
             assert_anomaly_alarm_on_share(alarm, "predicted", "rows")
     assert len(alarms) == len(MODELS) * (len(labels) + 1)
 
 
 def test_the_alarm_topic_is_encrypted_with_a_rotated_key_cloudwatch_may_use() -> None:
-    resources = deployed()["Resources"]
+    resources = monitoring()["Resources"]
     topic = resources["AlarmTopic"]["Properties"]
     assert topic["KmsMasterKeyId"] == {"Ref": "AlarmKey"}
     key = resources["AlarmKey"]["Properties"]
@@ -156,8 +172,8 @@ def test_the_alarm_topic_is_encrypted_with_a_rotated_key_cloudwatch_may_use() ->
 
 
 def test_alarms_are_mailed_only_to_an_address_given() -> None:
-    assert created(deployed(), "AWS::SNS::Subscription") == {}
-    (subscription,) = created(deployed(AlarmEmail="droid-ops@example.com"), "AWS::SNS::Subscription").values()
+    assert created(monitoring(), "AWS::SNS::Subscription") == {}
+    (subscription,) = created(monitoring(AlarmEmail="droid-ops@example.com"), "AWS::SNS::Subscription").values()
     assert subscription["Properties"] == {
         "TopicArn": {"Ref": "AlarmTopic"},
         "Protocol": "email",
@@ -166,7 +182,7 @@ def test_alarms_are_mailed_only_to_an_address_given() -> None:
 
 
 def dashboard() -> dict[str, Any]:
-    (board,) = resources_of_type(deployed(), "AWS::CloudWatch::Dashboard").values()
+    (board,) = resources_of_type(monitoring(), "AWS::CloudWatch::Dashboard").values()
     body = board["Properties"]["DashboardBody"]
     assert isinstance(body, str), "AWS::LanguageExtensions writes the body as JSON text"
     parsed: dict[str, Any] = json.loads(body)

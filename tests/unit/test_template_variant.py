@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from scripts.project import TEMPLATE
-from scripts.template_variant import expanded, with_defaults
+from scripts.template_variant import expanded, nested_stacks, with_defaults
 
 
 def test_only_the_named_defaults_change():
@@ -30,10 +30,13 @@ def test_an_unknown_parameter_is_refused():
         with_defaults(TEMPLATE.read_text(), {"Capture": "5"})
 
 
-def test_the_checked_template_holds_every_resource_fn_foreach_makes_and_no_loop():
-    # Given the template with four labels, as make lint hands it to checkov
-    resources = expanded(with_defaults(TEMPLATE.read_text(), {"Labels": "blue,green,yellow,violet"}))["Resources"]
+def test_the_checked_templates_hold_every_resource_fn_foreach_makes_and_no_loop():
+    # Given the template with four labels, and its nested monitoring stack, as make lint hands them to checkov
+    stack = expanded(with_defaults(TEMPLATE.read_text(), {"Labels": "blue,green,yellow,violet"}))
+    (monitoring,) = nested_stacks(stack).values()
     # Then the loops are gone and what they make is there, with the skipped checks' reasons
-    assert not [name for name in resources if name.startswith("Fn::ForEach")]
-    assert {"SklearnLogGroup", "AstromechFailuresAlarm", "PytorchvioletShareAlarm"} <= set(resources)
-    assert resources["PytorchLogGroup"]["Metadata"]["checkov"]["skip"][0]["id"] == "CKV_AWS_158"
+    for resources in (stack["Resources"], monitoring["Resources"]):
+        assert not [name for name in resources if name.startswith("Fn::ForEach")]
+    assert {"SklearnLogGroup", "AstromechFailuresAlarm"} <= set(stack["Resources"])
+    assert stack["Resources"]["PytorchLogGroup"]["Metadata"]["checkov"]["skip"][0]["id"] == "CKV_AWS_158"
+    assert {"pytorchvioletShareAlarm", "sklearnOutOfRangeShareAlarm", "AlarmTopic"} <= set(monitoring["Resources"])
