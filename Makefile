@@ -3,6 +3,7 @@
 #   make test    set up, build, then lint, unit and integration tests
 #   make load    set up, build, then a bounded load run through sam local start-api
 #   make mutation  mutation testing of the shared layer over the unit suite (its own venv)
+#   make mutation-smoke  the mutants of one small module, as make test runs them
 #   make smoke STACK=<name>  the smoke cases against a deployed stack's API, its URL and key from its outputs
 #   make report  build and measure the models, then write build/model-report/index.html
 #   make drift CAPTURE=<folder or s3://bucket/prefix>  Evidently's drift report of captured requests (its own venv)
@@ -36,7 +37,7 @@ ifneq ($(SOURCE_DATE_EPOCH),)
 export SOURCE_DATE_EPOCH
 endif
 
-.PHONY: help setup emulator browser build serve test lint unit integration benchmark load mutation openapi train report smoke drift clean
+.PHONY: help setup emulator browser build serve test lint unit integration benchmark load mutation mutation-smoke openapi train report smoke drift clean
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -62,7 +63,8 @@ browser:
 build: $(VENV)/.installed
 	sam build
 
-serve: setup build
+# Serving needs neither root nor Chromium once Docker and the emulator image are there (scripts/emulator/prepare.sh).
+serve: $(VENV)/.installed emulator build
 	PORT=$(PORT) scripts/emulator/serve.sh
 
 # Tools that cannot share .venv (their pins clash with SAM CLI's) get a venv each:
@@ -97,7 +99,7 @@ unit: build
 integration: setup build .venv-clients/.installed
 	$(PYTHON) -m pytest -m integration tests/integration
 
-test: lint setup build .venv-clients/.installed
+test: lint setup build .venv-clients/.installed mutation-smoke
 	$(PYTHON) -m pytest tests
 
 benchmark: setup build
@@ -108,6 +110,11 @@ load: setup build
 
 mutation: .venv-mutation/.installed
 	scripts/mutation/run.sh $(CURDIR)/.venv-mutation/bin/python
+
+# The mutants of one small module, in a few minutes, failing unless every one is killed or explained: make test
+# runs it, so that the mutation harness cannot break unnoticed between full runs.
+mutation-smoke: .venv-mutation/.installed
+	MUTANTS='kyber.labels.*' MUTATION_TIMEOUT=600 MUTATION_STRICT=1 scripts/mutation/run.sh $(CURDIR)/.venv-mutation/bin/python
 
 openapi: build
 	POWERTOOLS_LOG_LEVEL=ERROR $(PYTHON) -m scripts.project exec $(PYTHON) -m scripts.openapi --write

@@ -10,11 +10,18 @@
 # Usage: scripts/emulator/prepare.sh                  prepare (make setup runs this)
 #        scripts/emulator/prepare.sh --base-image     print the base image's name
 #        scripts/emulator/prepare.sh --replaced-images  print the ids of the images SAM replaced
-# Env: KYBER_EMULATOR_CACHE  cache dir (default /var/cache/kyber-emulator)
+# Env: KYBER_EMULATOR_CACHE  cache dir (default /var/cache/kyber-emulator as root, else
+#      ${XDG_CACHE_HOME:-~/.cache}/kyber-emulator)
+# Not root, it needs Docker running and usable (the docker group) and, where the image is missing,
+# says how to build it: installing packages, starting dockerd and debootstrap need root.
 set -euo pipefail
 
 readonly BASE_IMAGE=public.ecr.aws/lambda/python:3.13-x86_64
-readonly CACHE_DIR=${KYBER_EMULATOR_CACHE:-/var/cache/kyber-emulator}
+if ((EUID == 0)); then
+  readonly CACHE_DIR=${KYBER_EMULATOR_CACHE:-/var/cache/kyber-emulator}
+else
+  readonly CACHE_DIR=${KYBER_EMULATOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kyber-emulator}
+fi
 readonly DOCKERD_LOG=/var/log/kyber-dockerd.log
 readonly DOCKERD_TIMEOUT=60
 readonly PULL_TIMEOUT=60
@@ -60,6 +67,7 @@ elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'
 
 ensure_docker() {
   command -v docker >/dev/null && docker info >/dev/null 2>&1 && return
+  ((EUID == 0)) || die "Docker is not running, or this user may not use it (the docker group): start it, or run $0 once as root"
   if ! command -v dockerd >/dev/null || ! command -v docker >/dev/null; then
     timed "apt-get install docker.io" apt_install docker.io
   fi
@@ -132,6 +140,7 @@ try_pull() {
 }
 
 build_stand_in() {
+  ((EUID == 0)) || die "$BASE_IMAGE is missing or out of date, and building its stand-in needs root (debootstrap, chroot): run $0 once as root"
   local base=$CACHE_DIR/base-$SUITE rootfs=$CACHE_DIR/rootfs-$RECIPE
   WORK=$(mktemp -d "$CACHE_DIR/.tmp-XXXXXX")
   if [[ ! -d $rootfs && ! -d $base ]]; then

@@ -11,6 +11,7 @@ are shown apart; mutants a run stopped by MUTATION_TIMEOUT did not reach are unc
 from __future__ import annotations
 
 import json
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -32,7 +33,8 @@ def explained_survivors() -> dict[str, str]:
     return reasons
 
 
-def main() -> None:
+def main(strict: bool) -> None:
+    """With strict, exit 1 unless some mutant was checked and every survivor is explained."""
     explained = explained_survivors()
     totals: Counter[str] = Counter()
     survivors: list[str] = []
@@ -60,6 +62,9 @@ def main() -> None:
     print(row("all", totals))
     for name in survivors:
         print(f"  survived: {name}")
+    checked = totals["mutants"] - totals["unchecked"]
+    if strict and (not checked or survivors):
+        sys.exit(f"mutation: {checked} mutants checked, {len(survivors)} survived unexplained")
 
 
 def row(name: str, counts: Counter[str]) -> str:
@@ -74,4 +79,4 @@ def row(name: str, counts: Counter[str]) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    main(strict="--strict" in sys.argv[1:])

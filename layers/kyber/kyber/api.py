@@ -3,7 +3,7 @@ table that maps domain errors to statuses.
 
 A function serves a handful of routes, so routing is a dictionary lookup for literal paths and, for paths with
 parameters (`/v2/models/{model}/infer`), a comparison segment by segment: Powertools' event handler, made for
-many routes and event sources, costs a noticeable part of a cold start to import (README, "Routing").
+many routes and event sources, costs a noticeable part of a cold start to import (docs/design.md, decision 5).
 Errors are written in each face's own shape: `{"message": ...}` on the native routes, `{"error": ...}` under
 /v2, as the Open Inference Protocol and its clients read them.
 """

@@ -61,11 +61,11 @@ def test_no_report_is_written_for_models_the_gate_refuses(
     assert not (tmp_path / "report").exists()
 
 
-def test_the_readme_shows_a_figure_of_the_report(pytestconfig: pytest.Config) -> None:
-    readme = pytestconfig.rootpath / "README.md"
+def test_the_models_guide_shows_a_figure_of_the_report(pytestconfig: pytest.Config) -> None:
+    guide = pytestconfig.rootpath / "docs" / "models.md"
 
-    (figure,) = re.findall(r"^!\[[^]]+\]\(([^)]+\.png)\)$", readme.read_text(encoding="utf-8"), flags=re.MULTILINE)
+    (figure,) = re.findall(r"^!\[[^]]+\]\(([^)]+\.png)\)$", guide.read_text(encoding="utf-8"), flags=re.MULTILINE)
 
-    with Image.open(readme.parent / figure) as image:
+    with Image.open(guide.parent / figure) as image:
         assert image.format == "PNG"
         assert image.size == (420, 360)
