@@ -26,11 +26,12 @@ def local_links(text: str) -> list[str]:
 
 def broken_links(page: Path) -> list[str]:
     """Each link of the page whose file, or anchor in it, does not exist."""
-    broken = []
-    for target in local_links(page.read_text()):
-        path, _, anchor = target.partition("#")
-        linked = (page.parent / path).resolve() if path else page
-        missing_anchor = linked.is_file() and anchor and (linked.suffix != ".md" or anchor not in anchors(linked.read_text()))
-        if not linked.exists() or missing_anchor:
-            broken.append(target)
-    return broken
+    return [target for target in local_links(page.read_text()) if not _resolves(page, target)]
+
+
+def _resolves(page: Path, target: str) -> bool:
+    path, _, anchor = target.partition("#")
+    linked = (page.parent / path).resolve() if path else page
+    if not linked.exists():
+        return False
+    return not anchor or (linked.suffix == ".md" and anchor in anchors(linked.read_text()))
