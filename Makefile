@@ -120,7 +120,7 @@ openapi: build
 	POWERTOOLS_LOG_LEVEL=ERROR $(PYTHON) -m scripts.project exec $(PYTHON) -m scripts.openapi --write
 
 train: $(VENV)/.installed
-	PYTHONPATH=layers/kyber $(PYTHON) layers/models/train_default_models.py --out layers/models/artifacts
+	PYTHONPATH=layers/kyber:layers/models $(PYTHON) -m model_build.training --out layers/models/artifacts
 
 # Against AWS: the caller's own credentials, region and retries (a profile too), not the local
 # stand-ins this Makefile exports when the environment has none.
@@ -131,7 +131,7 @@ smoke: $(VENV)/.installed
 	env $(AWS_OWN) $(PYTHON) -m scripts.deploy.smoke --stack $(STACK) $(if $(REGION),--region $(REGION))
 
 report: $(VENV)/.installed
-	PYTHONPATH=layers/kyber $(PYTHON) layers/models/model_report.py --out build/model-report
+	PYTHONPATH=layers/kyber:layers/models $(PYTHON) -m model_build.report --out build/model-report
 
 DRIFT_OUT ?= build/drift-report
 

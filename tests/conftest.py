@@ -38,10 +38,10 @@ def pytest_configure(config: pytest.Config) -> None:
 def default_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Manifest]:
     """The committed default models, exported and checked exactly as `sam build` does: the folder, and
     the manifest the build returned. Built once per test session."""
-    from build_models_layer import build_models_layer
+    from model_build import build
 
     out = tmp_path_factory.mktemp("models-layer") / "models"
-    return out, build_models_layer(DEFAULT_ARTIFACTS, out)
+    return out, build(DEFAULT_ARTIFACTS, out).manifest
 
 
 @pytest.fixture(scope="session")

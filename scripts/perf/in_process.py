@@ -28,10 +28,10 @@ import joblib
 import numpy as np
 import torch
 
-from crystal_mlp import CrystalMLP
 from kyber.monitoring import DataCapture, ModelMonitor
 from kyber.responses import prediction_json
 from kyber.validation import collection_paused, parse_crystal_batch, parse_json_body, require_object
+from model_build.crystal_mlp import CrystalMLP
 from scripts.harness.events import FakeLambdaContext, json_event, protocol_event, proxy_event
 from scripts.perf.timing import median_seconds
 from scripts.project import routes

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from model_report import write_report
+from model_build.report import write_report
 from scripts.project import REPO
 
 pytestmark = pytest.mark.integration

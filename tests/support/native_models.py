@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from build_models_layer import load_pytorch_model, load_sklearn_model
+from model_build.load import load_pytorch_model, load_sklearn_model
 
 
 def native_probabilities(model: str, source: Path, rows: np.ndarray | list[list[float]]) -> np.ndarray:

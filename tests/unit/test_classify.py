@@ -11,8 +11,8 @@ from http import HTTPStatus
 import numpy as np
 import pytest
 
-from build_models_layer import build_models_layer
 from kyber.manifest import sha256_of
+from model_build import build
 from scripts.harness.events import json_event, load_event, proxy_event
 from scripts.project import routes
 from tests.support.native_models import native_probabilities
@@ -94,7 +94,7 @@ def test_labels_come_from_the_labels_file(tmp_path, monkeypatch, invoke):
     for colour, stone in [("blue", "sapphire"), ("green", "emerald"), ("yellow", "topaz")]:
         evaluation = evaluation.replace(f",{colour}\n", f",{stone}\n")
     (source / "evaluation.csv").write_text(evaluation)
-    build_models_layer(source, tmp_path / "models", probe_rows=1000)
+    build(source, tmp_path / "models", probe_rows=1000)
     configure_service(monkeypatch, KYBER_MODELS_DIR=str(tmp_path / "models"))
     # When a droid asks /pytorch
     answer = invoke("pytorch", load_event("pytorch_batch.json"))

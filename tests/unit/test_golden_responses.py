@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pytest
 
-from build_models_layer import PARITY_TOLERANCE
+from model_build.parity import PARITY_TOLERANCE
 from scripts.harness.events import single_row_event
 from scripts.project import REPO
 from tests.support.rendering import rendered_row_by_row

@@ -11,7 +11,7 @@ import joblib
 import numpy
 import torch
 
-from crystal_mlp import CrystalMLP
+from model_build.crystal_mlp import CrystalMLP
 
 artifacts = Path(sys.argv[1])
 sklearn_model = joblib.load(artifacts / "sklearn.model")

@@ -11,8 +11,8 @@ import numpy as np
 import onnxruntime
 import pytest
 
-from build_models_layer import LayerBuild, build_layer
-from train_default_models import DEFAULT_OUT, TrainingReport, train_default_models
+from model_build import LayerBuild, build
+from model_build.training import DEFAULT_OUT, TrainingReport, train_default_models
 
 OnnxProbabilities = Callable[[Path, str, np.ndarray], np.ndarray]
 
@@ -65,7 +65,7 @@ def reference_build(reference_models: Path, tmp_path_factory: pytest.TempPathFac
     """The ML team's models built as `sam build` builds them, measured on the project's evaluation data (the
     ML team's delivery has none of its own)."""
     out = tmp_path_factory.mktemp("reference-layer") / "models"
-    return out, build_layer(reference_models, out, evaluation=DEFAULT_OUT / "evaluation.csv")
+    return out, build(reference_models, out, evaluation=DEFAULT_OUT / "evaluation.csv")
 
 
 @pytest.fixture(scope="session")

@@ -13,10 +13,10 @@ import torch
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
-from crystal_mlp import STATE_DICT_KEYS, CrystalMLP
 from kyber.labels import read_labels
 from kyber.manifest import TrainingRange, sha256_of
-from train_default_models import TrainingReport, split_iris
+from model_build.crystal_mlp import STATE_DICT_KEYS, CrystalMLP
+from model_build.training import TrainingReport, split_iris
 
 ARTIFACT_NAMES = ["evaluation.csv", "output_labels.txt", "pytorch.model", "sklearn.model", "training_range.json"]
 

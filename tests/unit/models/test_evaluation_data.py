@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import build_models_layer
-from model_evaluation import EvaluationDataError, read_evaluation_data
+import model_build.__main__ as build_command
+from model_build import build
+from model_build.evaluation import EvaluationDataError, read_evaluation_data
 
 LABELS = ("blue", "green", "yellow")
 HEADER = "sepal_length,sepal_width,petal_length,petal_width,label\n"
@@ -90,11 +91,11 @@ def test_a_build_without_evaluation_data_exits_1_naming_the_file_and_writes_noth
     (source / "evaluation.csv").unlink()
     out = tmp_path / "models"
     # When the layer is built as `sam build` builds it
-    status = build_models_layer.main(["--source", str(source), "--out", str(out), "--probe-rows", "10"])
+    status = build_command.main(["--source", str(source), "--out", str(out), "--probe-rows", "10"])
     # Then it fails with one line naming the file, and writes nothing
     assert status == 1
     assert capsys.readouterr().err == (
-        f"build_models_layer: {source / 'evaluation.csv'} is missing: the models are measured on it\n"
+        f"model_build: {source / 'evaluation.csv'} is missing: the models are measured on it\n"
     )
     assert not out.exists()
 
@@ -109,6 +110,6 @@ def test_a_build_with_an_unknown_label_in_its_evaluation_data_names_the_line(
     (source / "evaluation.csv").write_text("".join(lines), encoding="utf-8")
 
     with pytest.raises(EvaluationDataError, match="line 8: unknown label 'purple'"):
-        build_models_layer.build_models_layer(source, tmp_path / "models", probe_rows=10)
+        build(source, tmp_path / "models", probe_rows=10)
 
     assert not (tmp_path / "models").exists()

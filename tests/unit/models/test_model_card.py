@@ -22,9 +22,9 @@ import pytest
 from PIL import Image
 from sklearn import metrics
 
-import build_models_layer
 from kyber.manifest import Manifest, sha256_of
-from model_evaluation import read_evaluation_data
+from model_build.compile import build_date
+from model_build.evaluation import read_evaluation_data
 
 SCHEMA = json.loads(Path(__file__).with_name("model_card.schema.json").read_text(encoding="utf-8"))
 LABELS = ("blue", "green", "yellow")
@@ -143,6 +143,6 @@ def test_a_card_says_who_it_is_for_and_where_it_was_not_measured(built_models: P
 def test_a_cards_date_is_source_date_epochs_day_when_it_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
     # `make` sets it to the artifacts' last commit, so the same models build the same layer on any day
     monkeypatch.setenv("SOURCE_DATE_EPOCH", str(86_400 * 365 + 3_600))
-    assert build_models_layer.build_date() == date(1971, 1, 1)
+    assert build_date() == date(1971, 1, 1)
     monkeypatch.delenv("SOURCE_DATE_EPOCH")
-    assert build_models_layer.build_date() == datetime.now(tz=UTC).date()
+    assert build_date() == datetime.now(tz=UTC).date()

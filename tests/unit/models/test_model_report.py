@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-import model_report
+import model_build.report as model_report
 from kyber.manifest import Manifest
 
 

@@ -19,11 +19,14 @@ import sklearn
 import torch
 from sklearn.linear_model import LogisticRegression
 
-import build_models_layer
-from build_models_layer import ModelContractError, ParityError
-from crystal_mlp import CrystalMLP
+import model_build.__main__ as build_command
 from kyber.errors import ModelArtifactError
 from kyber.manifest import Manifest, TrainingRange, read_manifest, sha256_of
+from model_build import ModelContractError, ParityError, build
+from model_build import export as export_stage
+from model_build import load as load_stage
+from model_build.crystal_mlp import CrystalMLP
+from model_build.parity import DEFAULT_PROBE_ROWS, probe_features
 from tests.support.native_models import native_probabilities
 
 OnnxProbabilities = Callable[[Path, str, np.ndarray], np.ndarray]
@@ -120,7 +123,7 @@ def test_default_build_records_the_parity_it_measured(
     built_models: Path, default_manifest: dict[str, Any], default_artifacts: Path, onnx_probabilities: OnnxProbabilities
 ) -> None:
     # The build's probe rows, scored again here by the built ONNX files and the native models
-    probe = build_models_layer.probe_features(build_models_layer.DEFAULT_PROBE_ROWS)
+    probe = probe_features(DEFAULT_PROBE_ROWS)
     tolerances = {"sklearn": 1e-6, "pytorch": 2.0**-18}  # double- and single-precision exports
     for name, model in default_manifest["models"].items():
         rows = probe.astype(model["input_dtype"])
@@ -159,7 +162,7 @@ def test_same_artifacts_built_twice_give_identical_layer_files(
     built_models: Path, default_artifacts: Path, tmp_path: Path
 ) -> None:
     again = tmp_path / "models"
-    build_models_layer.build_models_layer(default_artifacts, again)
+    build(default_artifacts, again)
     for path in built_models.iterdir():
         assert sha256_of(again / path.name) == sha256_of(path), path.name
 
@@ -173,7 +176,7 @@ def test_the_sklearn_export_is_the_same_bytes_whatever_order_skl2onnx_lists_its_
     reorder: Callable[[list[Any]], list[Any]],
 ) -> None:
     # skl2onnx collects the opsets a model uses in a set, whose order can change from one process to the next
-    real_convert = build_models_layer.convert_sklearn
+    real_convert = export_stage.convert_sklearn
 
     def convert_with_reordered_opsets(*args: Any, **kwargs: Any) -> Any:
         converted = real_convert(*args, **kwargs)
@@ -182,16 +185,16 @@ def test_the_sklearn_export_is_the_same_bytes_whatever_order_skl2onnx_lists_its_
         converted.opset_import.extend(opsets)
         return converted
 
-    monkeypatch.setattr(build_models_layer, "convert_sklearn", convert_with_reordered_opsets)
+    monkeypatch.setattr(export_stage, "convert_sklearn", convert_with_reordered_opsets)
     out = tmp_path / "sklearn.onnx"
 
-    build_models_layer.export_sklearn(build_models_layer.load_sklearn_model(default_artifacts / "sklearn.model"), out)
+    export_stage.export_sklearn(load_stage.load_sklearn_model(default_artifacts / "sklearn.model"), out)
 
     assert sha256_of(out) == sha256_of(built_models / "sklearn.onnx")
 
 
-real_export_pytorch = build_models_layer.export_pytorch
-real_export_sklearn = build_models_layer.export_sklearn
+real_export_pytorch = export_stage.export_pytorch
+real_export_sklearn = export_stage.export_sklearn
 
 
 def export_pytorch_with_one_perturbed_bias(model: CrystalMLP, path: Path) -> None:
@@ -222,11 +225,11 @@ def test_export_that_differs_from_the_native_model_fails_the_build_and_writes_no
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(build_models_layer, exporter, tampered_export)
+    monkeypatch.setattr(load_stage, exporter, tampered_export)
     out = tmp_path / "layer" / "models"
 
     with pytest.raises(ParityError, match=rf"max \|dp\| = .* \(tolerance {tolerance}\)"):
-        build_models_layer.build_models_layer(default_artifacts, out)
+        build(default_artifacts, out)
 
     assert not out.exists()
     assert list(out.parent.iterdir()) == []
@@ -238,10 +241,10 @@ def test_failed_build_leaves_the_previous_layer_as_it_was(
     out = tmp_path / "models"
     out.mkdir()
     (out / "manifest.json").write_text("previous build", encoding="utf-8")
-    monkeypatch.setattr(build_models_layer, "export_pytorch", export_pytorch_with_one_perturbed_bias)
+    monkeypatch.setattr(load_stage, "export_pytorch", export_pytorch_with_one_perturbed_bias)
 
     with pytest.raises(ParityError):
-        build_models_layer.build_models_layer(default_artifacts, out)
+        build(default_artifacts, out)
 
     assert [path.name for path in tmp_path.iterdir()] == ["models"]
     assert [path.name for path in out.iterdir()] == ["manifest.json"]
@@ -262,7 +265,7 @@ def test_labels_file_with_two_labels_fails_the_build_naming_both_counts(
     out = tmp_path / "models"
 
     with pytest.raises(ModelContractError, match=r"gives 3 outputs but the labels file names 2"):
-        build_models_layer.build_models_layer(artifacts_with_two_labels, out)
+        build(artifacts_with_two_labels, out)
 
     assert not out.exists()
 
@@ -272,7 +275,7 @@ def test_cli_build_with_two_labels_exits_1_with_the_reason(
 ) -> None:
     out = tmp_path / "models"
 
-    status = build_models_layer.main(["--source", str(artifacts_with_two_labels), "--out", str(out)])
+    status = build_command.main(["--source", str(artifacts_with_two_labels), "--out", str(out)])
 
     assert status == 1
     assert "gives 3 outputs but the labels file names 2" in capsys.readouterr().err
@@ -284,7 +287,7 @@ def test_cli_build_of_default_artifacts_prints_parity_and_sizes(
 ) -> None:
     out = tmp_path / "models"
 
-    status = build_models_layer.main(["--source", str(default_artifacts), "--out", str(out), "--probe-rows", "1000"])
+    status = build_command.main(["--source", str(default_artifacts), "--out", str(out), "--probe-rows", "1000"])
 
     printed = capsys.readouterr().out
     assert status == 0
@@ -319,7 +322,7 @@ def test_a_delivery_without_a_training_range_is_given_the_range_of_iris(
     from sklearn.datasets import load_iris
 
     source = delivery_without(default_artifacts, tmp_path / "source", "training_range.json")
-    manifest = build_models_layer.build_models_layer(source, tmp_path / "models", probe_rows=0)
+    manifest = build(source, tmp_path / "models", probe_rows=0).manifest
     iris = load_iris().data
     assert manifest.training_range == TrainingRange(
         minimum=tuple(iris.min(axis=0).tolist()),
@@ -343,5 +346,5 @@ def test_a_training_range_that_does_not_fit_fails_the_build_and_writes_nothing(
     source = delivery_without(default_artifacts, tmp_path / "source", "training_range.json")
     (source / "training_range.json").write_text(document)
     with pytest.raises((ModelContractError, ModelArtifactError), match=reason):
-        build_models_layer.build_models_layer(source, tmp_path / "models", probe_rows=0)
+        build(source, tmp_path / "models", probe_rows=0)
     assert not (tmp_path / "models").exists()

@@ -11,18 +11,20 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-import build_models_layer
-from build_models_layer import LayerBuild
+import model_build
+import model_build.__main__ as build_command
 from kyber.manifest import Manifest
-from quality_gate import QUALITY_GATE_FILE, QualityGate, QualityGateError
-from train_default_models import split_iris
+from model_build import LayerBuild, build
+from model_build.gate import QUALITY_GATE_FILE, QualityGate, QualityGateError
+from model_build.load import load_sklearn_model
+from model_build.training import split_iris
 
 # What the thresholds are measured against, re-read here from the reviewed file itself.
 GATE = QualityGate.read()
 
 
 def test_the_reviewed_thresholds_are_the_ones_in_the_gate_file() -> None:
-    assert Path(build_models_layer.__file__).with_name("quality_gate.toml") == QUALITY_GATE_FILE
+    assert Path(model_build.__file__).parent.with_name("quality_gate.toml") == QUALITY_GATE_FILE
     assert (GATE.min_accuracy, GATE.min_lowest_recall) == (0.9, 0.8)
 
 
@@ -54,11 +56,11 @@ def test_a_model_fitted_on_shuffled_labels_stops_the_build_with_one_message(
 ) -> None:
     out = tmp_path / "models"
 
-    status = build_models_layer.main(["--source", str(shuffled_label_source), "--out", str(out)])
+    status = build_command.main(["--source", str(shuffled_label_source), "--out", str(out)])
 
     (message,) = capsys.readouterr().err.splitlines()
     assert status == 1
-    assert message.startswith("build_models_layer: quality gate: model sklearn has accuracy 0.")
+    assert message.startswith("model_build: quality gate: model sklearn has accuracy 0.")
     assert message.endswith(" on 45 evaluation rows, below the threshold 0.9000 set in quality_gate.toml")
     assert not out.exists()
     assert list(tmp_path.iterdir()) == []
@@ -67,14 +69,14 @@ def test_a_model_fitted_on_shuffled_labels_stops_the_build_with_one_message(
 def test_the_refusal_gives_the_value_the_model_scored(shuffled_label_source: Path, tmp_path: Path) -> None:
     # Given the threshold at exactly what the shuffled model scores, it passes; a hair above, it is refused
     with pytest.raises(QualityGateError) as refused:
-        build_models_layer.build_models_layer(shuffled_label_source, tmp_path / "models", probe_rows=10)
+        build(shuffled_label_source, tmp_path / "models", probe_rows=10)
     value = float(str(refused.value).split(" accuracy ")[1].split()[0])
-    scored = build_models_layer.load_sklearn_model(shuffled_label_source / "sklearn.model").score(
+    scored = load_sklearn_model(shuffled_label_source / "sklearn.model").score(
         split_iris().held_out_features, split_iris().held_out_target
     )
     assert value == pytest.approx(scored, abs=5e-5)
     lenient = QualityGate(min_accuracy=scored, min_lowest_recall=0.0, source=QUALITY_GATE_FILE)
-    built = build_models_layer.build_models_layer(shuffled_label_source, tmp_path / "models", 10, gate=lenient)
+    built = build(shuffled_label_source, tmp_path / "models", 10, gate=lenient).manifest
     assert built.models["sklearn"].evaluation.accuracy == pytest.approx(scored)
 
 
@@ -82,13 +84,13 @@ def test_a_model_that_misses_one_label_is_refused_on_its_lowest_recall(default_a
     # Given a LogisticRegression that never predicts yellow (its yellow intercept far below the others)
     source = tmp_path / "source"
     shutil.copytree(default_artifacts, source)
-    model = build_models_layer.load_sklearn_model(source / "sklearn.model")
+    model = load_sklearn_model(source / "sklearn.model")
     model.intercept_[2] -= 100.0
     joblib.dump(model, source / "sklearn.model")
     lenient_accuracy = QualityGate(min_accuracy=0.5, min_lowest_recall=0.8, source=QUALITY_GATE_FILE)
     # Then the build names the label it misses
     with pytest.raises(QualityGateError) as refused:
-        build_models_layer.build_models_layer(source, tmp_path / "models", 10, gate=lenient_accuracy)
+        build(source, tmp_path / "models", 10, gate=lenient_accuracy)
     assert str(refused.value) == (
         "quality gate: model sklearn has lowest per-label recall (yellow) 0.0000 on 45 evaluation rows, "
         "below the threshold 0.8000 set in quality_gate.toml"

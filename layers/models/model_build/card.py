@@ -10,7 +10,7 @@ from datetime import date
 from typing import Any
 
 from kyber.manifest import FileRef
-from model_evaluation import EVALUATION_FILE, EvaluationData, LabelMetrics, Metrics
+from model_build.evaluation import EVALUATION_FILE, EvaluationData, LabelMetrics, Metrics
 
 SCHEMA_VERSION = "0.0.2"
 OWNERS = [{"name": "Kyber crystal ML team"}]

@@ -25,8 +25,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
 
-from crystal_mlp import CrystalMLP
 from kyber.manifest import TRAINING_RANGE_FILE, TrainingRange
+from model_build.crystal_mlp import CrystalMLP
 
 SEED = 20_230_117
 # Iris classes setosa, versicolor, virginica name Kyber colours in this order: label i names output i.
@@ -40,7 +40,7 @@ HELD_OUT_FRACTION = 0.3
 MLP_EPOCHS = 1_000
 MLP_LEARNING_RATE = 0.01
 MLP_WEIGHT_DECAY = 0.01
-DEFAULT_OUT = Path(__file__).resolve().parent / "artifacts"
+DEFAULT_OUT = Path(__file__).resolve().parent.parent / "artifacts"
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,9 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from model_evaluation import Metrics
+from model_build.evaluation import Metrics
 
-QUALITY_GATE_FILE = Path(__file__).resolve().with_name("quality_gate.toml")
+QUALITY_GATE_FILE = Path(__file__).resolve().parent.parent / "quality_gate.toml"
 
 
 class QualityGateError(Exception):

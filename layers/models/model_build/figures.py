@@ -8,7 +8,7 @@ import io
 import numpy as np
 from matplotlib.figure import Figure
 
-from model_evaluation import Metrics
+from model_build.evaluation import Metrics
 
 FIGURE_SIZE = (4.2, 3.6)
 DPI = 100

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-from build_models_layer import Assessment, LayerBuild, ModelsLayerError, build_layer
-from evaluation_figures import parity_png
 from kyber.manifest import Manifest, ModelEntry
-from model_evaluation import EVALUATION_FILE, EvaluationDataError, LabelMetrics
-from quality_gate import QualityGate, QualityGateError
+from model_build import Assessment, LayerBuild, ModelsLayerError, build
+from model_build.evaluation import EVALUATION_FILE, EvaluationDataError, LabelMetrics
+from model_build.figures import parity_png
+from model_build.gate import QualityGate, QualityGateError
 
-DEFAULT_SOURCE = Path(__file__).resolve().parent / "artifacts"
+DEFAULT_SOURCE = Path(__file__).resolve().parent.parent / "artifacts"
 STYLE = """
 body { font-family: sans-serif; margin: 2em; max-width: 72em; color: #222; }
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
@@ -142,13 +142,13 @@ def write_report(source: Path, out: Path) -> Path:
     """Build source's models into a scratch folder, measure them, and write out/index.html with its figures."""
     gate = QualityGate.read()
     with tempfile.TemporaryDirectory(prefix="kyber-report-") as scratch:
-        build = build_layer(source, Path(scratch) / "models", gate=gate)
+        built = build(source, Path(scratch) / "models", gate=gate)
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    figures = write_figures(build, out)
+    figures = write_figures(built, out)
     index = out / "index.html"
-    index.write_text(page(build, gate, source, figures), encoding="utf-8")
+    index.write_text(page(built, gate, source, figures), encoding="utf-8")
     return index
 
 

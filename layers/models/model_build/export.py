@@ -1,0 +1,90 @@
+"""The export stage: a native model written as ONNX with one [batch, 4] input and a [batch, labels]
+"probabilities" output, and the ONNX Runtime session that serves it, described as the manifest records it.
+torch is imported only to export a network."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import onnxruntime
+from skl2onnx import convert_sklearn
+from skl2onnx.common.data_types import DoubleTensorType
+from sklearn.linear_model import LogisticRegression
+
+from kyber.manifest import session_options
+from model_build.contract import FEATURE_COUNT, ModelContractError
+
+if TYPE_CHECKING:
+    from model_build.crystal_mlp import CrystalMLP
+
+ONNX_OPSET = 17
+
+
+INPUT_NAME = "crystal_data"
+
+
+PROBABILITIES_OUTPUT = "probabilities"
+
+
+ONNX_DTYPES = {"tensor(double)": "float64", "tensor(float)": "float32"}
+
+
+def export_sklearn(model: LogisticRegression, path: Path) -> None:
+    onnx_model = convert_sklearn(
+        model,
+        name="kyber_sklearn",
+        initial_types=[(INPUT_NAME, DoubleTensorType([None, model.n_features_in_]))],
+        options={id(model): {"zipmap": False}},
+        target_opset={"": ONNX_OPSET, "ai.onnx.ml": 3},
+    )
+    # skl2onnx lists the opsets it used in a set's order, which changes with each process's hash seed: sorted,
+    # the same model is the same bytes, hence the same version, in every build.
+    imports = sorted(onnx_model.opset_import, key=lambda opset: opset.domain)
+    del onnx_model.opset_import[:]
+    onnx_model.opset_import.extend(imports)
+    # skl2onnx names the probability output "probabilities" when zipmap is off; the label output stays.
+    path.write_bytes(onnx_model.SerializeToString())
+
+
+def export_pytorch(model: CrystalMLP, path: Path) -> None:
+    import torch
+
+    with warnings.catch_warnings():
+        # torch.export's exporter (dynamo=True) needs onnxscript, which is not installed; the TorchScript
+        # exporter handles this static MLP exactly and writes the same bytes every time.
+        warnings.filterwarnings("ignore", message="You are using the legacy TorchScript-based ONNX export")
+        warnings.filterwarnings(
+            "ignore", category=DeprecationWarning, module=r"torch\.onnx\._internal\.torchscript_exporter\."
+        )
+        torch.onnx.export(
+            model,
+            (torch.zeros(1, model.feature_count),),
+            str(path),
+            dynamo=False,
+            input_names=[INPUT_NAME],
+            output_names=[PROBABILITIES_OUTPUT],
+            dynamic_axes={INPUT_NAME: {0: "batch"}, PROBABILITIES_OUTPUT: {0: "batch"}},
+            opset_version=ONNX_OPSET,
+            do_constant_folding=True,
+        )
+
+
+def onnx_session(path: Path) -> onnxruntime.InferenceSession:
+    return onnxruntime.InferenceSession(str(path), session_options(), providers=["CPUExecutionProvider"])
+
+
+def describe_session(name: str, session: onnxruntime.InferenceSession, labels: tuple[str, ...]) -> dict[str, str]:
+    inputs = session.get_inputs()
+    if len(inputs) != 1 or list(inputs[0].shape)[1:] != [FEATURE_COUNT]:
+        shapes = [(node.name, node.shape) for node in inputs]
+        raise ModelContractError(f"{name}.onnx must take one [batch, {FEATURE_COUNT}] input, not {shapes}")
+    dtype = ONNX_DTYPES.get(inputs[0].type)
+    if dtype is None:
+        raise ModelContractError(f"{name}.onnx takes {inputs[0].type}, not float64 or float32")
+    outputs = {node.name: node for node in session.get_outputs()}
+    probabilities = outputs.get(PROBABILITIES_OUTPUT)
+    if probabilities is None or list(probabilities.shape)[1:] != [len(labels)]:
+        raise ModelContractError(f"{name}.onnx has no [batch, {len(labels)}] {PROBABILITIES_OUTPUT!r} output")
+    return {"input_name": inputs[0].name, "input_dtype": dtype, "probabilities_output": PROBABILITIES_OUTPUT}

@@ -1,0 +1,93 @@
+"""The load stage: the ML team's native artifacts read and checked against the contract, each as a NativeModel
+that knows how to export itself and what it natively answers. torch is imported only to read a network."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import joblib
+import numpy as np
+from sklearn.exceptions import InconsistentVersionWarning
+from sklearn.linear_model import LogisticRegression
+
+from model_build.contract import ModelContractError, check_contract
+from model_build.export import export_pytorch, export_sklearn
+
+if TYPE_CHECKING:
+    from model_build.crystal_mlp import CrystalMLP
+
+SOURCE_FILES = {"sklearn": "sklearn.model", "pytorch": "pytorch.model"}
+
+
+@dataclass(frozen=True)
+class NativeModel:
+    """One of the ML team's models: its source file, how to export it and what it natively answers."""
+
+    name: str
+    source: Path
+    export: Callable[[Path], None]
+    probabilities: Callable[[np.ndarray], np.ndarray]
+
+
+def load_sklearn_model(path: Path) -> LogisticRegression:
+    # The ML team pickled with scikit-learn 1.1.1; LogisticRegression predicts the same in 1.9 (and parity
+    # below proves the export against whatever was loaded), so only that warning is silenced.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=InconsistentVersionWarning)
+        model = joblib.load(path)
+    if not isinstance(model, LogisticRegression):
+        raise ModelContractError(f"{path.name} holds a {type(model).__name__}, not a LogisticRegression")
+    return model
+
+
+def load_pytorch_model(path: Path) -> CrystalMLP:
+    import torch
+
+    from model_build.crystal_mlp import CrystalMLP
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises anything from KeyError to UnpicklingError on a bad file
+        raise ModelContractError(f"{path.name} is not a torch.save file of tensors: {exc!r}") from exc
+    try:
+        return CrystalMLP.from_state_dict(state)
+    except (ValueError, RuntimeError, AttributeError, TypeError) as exc:
+        raise ModelContractError(f"{path.name} is not a CrystalMLP state dict: {exc}") from exc
+
+
+def _torch_probabilities(model: CrystalMLP) -> Callable[[np.ndarray], np.ndarray]:
+    import torch
+
+    def probabilities(rows: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return np.asarray(model(torch.from_numpy(rows)).numpy())
+
+    return probabilities
+
+
+def native_models(source: Path, labels: tuple[str, ...]) -> list[NativeModel]:
+    """Source's two models, loaded and checked against the service's contract."""
+    sklearn_model = load_sklearn_model(source / SOURCE_FILES["sklearn"])
+    check_contract("sklearn", int(sklearn_model.n_features_in_), len(sklearn_model.classes_), labels)
+    if list(sklearn_model.classes_) != list(range(len(labels))):
+        raise ModelContractError(f"sklearn model classes are {list(sklearn_model.classes_)}, not 0..{len(labels) - 1}")
+    pytorch_model = load_pytorch_model(source / SOURCE_FILES["pytorch"])
+    check_contract("pytorch", pytorch_model.feature_count, pytorch_model.class_count, labels)
+    return [
+        NativeModel(
+            "sklearn",
+            source / SOURCE_FILES["sklearn"],
+            lambda path: export_sklearn(sklearn_model, path),
+            sklearn_model.predict_proba,
+        ),
+        NativeModel(
+            "pytorch",
+            source / SOURCE_FILES["pytorch"],
+            lambda path: export_pytorch(pytorch_model, path),
+            _torch_probabilities(pytorch_model),
+        ),
+    ]
