@@ -5,6 +5,7 @@
 #   make mutation  mutation testing of the shared layer over the unit suite (its own venv)
 #   make mutation-smoke  the mutants of one small module, as make test runs them
 #   make smoke STACK=<name>  the smoke cases against a deployed stack's API, its URL and key from its outputs
+#   make golden  record the golden answers again (after an intended change to them)
 #   make report  build and measure the models, then write build/model-report/index.html
 #   make drift CAPTURE=<folder or s3://bucket/prefix>  Evidently's drift report of captured requests (its own venv)
 SHELL := /bin/bash
@@ -37,7 +38,7 @@ ifneq ($(SOURCE_DATE_EPOCH),)
 export SOURCE_DATE_EPOCH
 endif
 
-.PHONY: help setup emulator browser build serve test lint unit integration benchmark load mutation mutation-smoke openapi train report smoke drift clean
+.PHONY: help setup emulator browser build serve test lint unit integration benchmark load mutation mutation-smoke golden openapi train report smoke drift clean
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -115,6 +116,10 @@ mutation: .venv-mutation/.installed
 # runs it, so that the mutation harness cannot break unnoticed between full runs.
 mutation-smoke: .venv-mutation/.installed
 	MUTANTS='kyber.labels.*' MUTATION_TIMEOUT=600 MUTATION_STRICT=1 scripts/mutation/run.sh $(CURDIR)/.venv-mutation/bin/python
+
+# Records the golden answers again (tests/unit/golden_responses.json): only when a change to them is intended.
+golden: build
+	POWERTOOLS_LOG_LEVEL=ERROR $(PYTHON) -m scripts.project exec $(PYTHON) -m tests.support.golden
 
 openapi: build
 	POWERTOOLS_LOG_LEVEL=ERROR $(PYTHON) -m scripts.project exec $(PYTHON) -m scripts.openapi --write

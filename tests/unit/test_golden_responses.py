@@ -5,170 +5,37 @@ The corpus: single rows, batches up to 10,000 rows, the ML team's reference rows
 every kind of error, on every route and both models. The answers are recorded in golden_responses.json, with the
 200s' scores (as float32, far finer than the bound) and predictions (as label indices) in golden_scores.npz. A
 change that alters any answer fails here; when the change is intended, record them again with
-`python -m scripts.project exec python -m tests.unit.test_golden_responses` after `make build`.
+`make golden` (tests/support/golden.py) after `make build`.
 Apart from that, each 200 body must be, byte for byte, the row-by-row rendering of the scores it carries.
 """
 
 from __future__ import annotations
 
 import base64
-import importlib
-import io
 import json
 from collections.abc import Iterator
-from contextlib import redirect_stdout
-from pathlib import Path
 from types import ModuleType
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import pytest
 
 from model_build.parity import PARITY_TOLERANCE
-from scripts.harness.events import single_row_event
-from scripts.project import REPO
+from tests.support.golden import (
+    CASES,
+    GOLDEN_SCORES,
+    MODELS_OF_ROUTE,
+    answer,
+    golden,
+    proxy_response,
+    scores_and_predictions,
+)
 from tests.support.rendering import rendered_row_by_row
-
-GOLDEN = Path(__file__).with_name("golden_responses.json")
-GOLDEN_SCORES = GOLDEN.with_name("golden_scores.npz")
-REFERENCE_INPUT = REPO.parent / "shared" / "reference-models" / "expected.json"
-# The models each route is asked for (None: the route's own, with no "model" field).
-MODELS_OF_ROUTE: dict[str, list[str | None]] = {
-    "sklearn": [None],
-    "pytorch": [None],
-    "astromech": ["sklearn", "pytorch"],
-}
-# The headers an answer is recorded with; the others (none today) may change freely.
-RECORDED_HEADERS = ("Content-Type", "Allow", "X-Kyber-Model", "X-Kyber-Model-Version")
-
-
-class Case(NamedTuple):
-    name: str
-    route: str
-    body: str | None
-    is_base64: bool
-
-
-def rows(seed: int, count: int, low: float, high: float) -> list[list[float]]:
-    return np.random.default_rng(seed).uniform(low, high, size=(count, 4)).round(6).tolist()
-
-
-def crystal_data_cases() -> dict[str, str]:
-    """crystalData as written in a body, by case name."""
-    cases = {
-        "single iris": "[[5.1, 3.5, 1.4, 0.2]]",
-        "single small": "[[0.92, 0.12, 0.31, 0.09]]",
-        "single integers": "[[7, 3, 6, 2]]",
-        "single zeros": "[[0, 0, 0, 0]]",
-        "single negative": "[[-3.5, -0.25, -10, -1e-9]]",
-        "single tiny": "[[1e-300, 5e-324, 2.2250738585072014e-308, 1e-30]]",
-        "single huge for float32": "[[1e39, 1, 1, 1]]",
-        "single huge": "[[1e300, 1e300, -1e300, 1e300]]",
-        "mixed scorable and huge": "[[5.1, 3.5, 1.4, 0.2], [1e39, 1e39, 1e39, 1e39], [6.2, 2.9, 4.3, 1.3]]",
-        "batch 2": json.dumps(rows(1, 2, -1, 10)),
-        "batch 100": json.dumps(rows(2, 100, -1, 10)),
-        "batch 1000 wide": json.dumps(rows(3, 1000, -1000, 1000)),
-        "batch 10000": json.dumps(rows(4, 10_000, -1, 10)),
-        "batch 10001": json.dumps(rows(5, 10_001, -1, 10)),
-        "string value": '[[5.1, "3.5", 1.4, 0.2]]',
-        "boolean and null": "[[true, null, 1.4, 0.2]]",
-        "nested list": "[[[5.1], 3.5, 1.4, 0.2]]",
-        "short and long rows": "[[5.1, 3.5, 1.4], [5.1, 3.5, 1.4, 0.2, 9]]",
-        "row not a list": '[[5.1, 3.5, 1.4, 0.2], {"a": 1}, 7]',
-        "NaN and Infinity": "[[NaN, Infinity, -Infinity, 1.0]]",
-        "overflowing double": "[[1e400, 3.5, 1.4, 0.2]]",
-        "twelve bad values": json.dumps([["x", 1, 1, 1]] * 12),
-        "empty list": "[]",
-        "not a list": '"5.1, 3.5, 1.4, 0.2"',
-    }
-    if REFERENCE_INPUT.is_file():
-        cases["reference rows"] = json.dumps(json.loads(REFERENCE_INPUT.read_text())["input"])
-    return cases
-
-
-# Bodies sent as they are to every route, by case name.
-RAW_BODIES = {
-    "empty body": "",
-    "absent body": None,
-    "not JSON": "crystalData: lots",
-    "truncated": '{"crystalData": [[5.1, 3.5, 1.4',
-    "not an object": "[[5.1, 3.5, 1.4, 0.2]]",
-    "no crystalData": '{"rows": [[5.1, 3.5, 1.4, 0.2]]}',
-    "no model": '{"crystalData": [[5.1, 3.5, 1.4, 0.2]]}',
-    "unknown model": '{"model": "tensorflow", "crystalData": [[5.1, 3.5, 1.4, 0.2]]}',
-    "model not a string": '{"model": 7, "crystalData": [[5.1]]}',
-    "null model and bad data": '{"model": null, "crystalData": "x"}',
-}
-
-
-def corpus() -> Iterator[Case]:
-    """Every case; the reference rows only where ../shared has them."""
-    data_cases = crystal_data_cases()
-    for route, models in MODELS_OF_ROUTE.items():
-        for model in models:
-            prefix = f'{{"model": "{model}", ' if model else "{"
-            for case, crystal_data in data_cases.items():
-                written = f'{prefix}"crystalData": {crystal_data}}}'
-                yield Case(f"{route} {model or route}: {case}", route, written, False)
-    valid = '{"model": "pytorch", "crystalData": [[6.2, 2.9, 4.3, 1.3]]}'
-    for route in MODELS_OF_ROUTE:
-        for case, body in RAW_BODIES.items():
-            yield Case(f"{route}: {case}", route, body, False)
-        yield Case(f"{route}: base64 body", route, base64.b64encode(valid.encode()).decode(), True)
-        yield Case(f"{route}: bad base64 body", route, "not*base64", True)
-
-
-CASES = list(corpus())
-
-
-def proxy_response(handler: ModuleType, case: Case) -> dict[str, Any]:
-    """What the route's handler answers in-process, with a fixed request id."""
-    event = single_row_event(case.route)
-    event["body"], event["isBase64Encoded"] = case.body, case.is_base64
-    context = type(
-        "Context",
-        (),
-        {
-            "function_name": "kyber-golden",
-            "memory_limit_in_mb": 1024,
-            "invoked_function_arn": "arn:aws:lambda:eu-west-1:123456789012:function:kyber-golden",
-            "aws_request_id": "00000000-0000-4000-8000-000000000000",
-            "get_remaining_time_in_millis": lambda self: 10_000,
-        },
-    )()
-    with redirect_stdout(io.StringIO()):
-        response: dict[str, Any] = handler.lambda_handler(event, context)
-    return response
-
-
-def answer(response: dict[str, Any]) -> dict[str, Any]:
-    """The recorded form of an answer: status, recorded headers, and the body itself unless it is a 200, whose
-    labels stand for it (its scores and predictions are recorded apart)."""
-    headers = {name: values[-1] for name, values in response["multiValueHeaders"].items() if name in RECORDED_HEADERS}
-    body = json.loads(response["body"])
-    recorded = {"status": response["statusCode"], "headers": headers}
-    if response["statusCode"] == 200:
-        return {**recorded, "labels": list(body["scores"][0]), "rows": len(body["scores"])}
-    return {**recorded, "body": body}
-
-
-def scores_and_predictions(response: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-    """A 200's scores, one row per row and one column per label in the labels' order, and its predictions as
-    indices into the labels."""
-    body = json.loads(response["body"])
-    labels = list(body["scores"][0])
-    scores = np.array([[row[label] for label in labels] for row in body["scores"]], dtype=np.float64)
-    return scores, np.array([labels.index(label) for label in body["prediction"]], dtype=np.uint8)
 
 
 def score_tolerance(handler: ModuleType, model_name: str) -> float:
     """How far a score may be from the recorded one: the export's precision bound for the model's precision."""
     return PARITY_TOLERANCE[handler.classifier.models[model_name].input_dtype.name]
-
-
-def golden() -> dict[str, dict[str, Any]]:
-    recorded: dict[str, dict[str, Any]] = json.loads(GOLDEN.read_text())
-    return recorded
 
 
 @pytest.fixture(scope="module")
@@ -273,24 +140,3 @@ def test_a_200_body_is_byte_for_byte_the_row_by_row_rendering_of_its_scores(hand
     scores = model.score(np.asarray(payload["crystalData"], dtype=np.float64)).probabilities
     # Then the body is those scores written one dict per row, as the service first wrote them
     assert response["body"].encode() == rendered_row_by_row(model.labels, scores)
-
-
-def record() -> None:
-    """Write the answers of today's build as the recorded ones."""
-    modules = {route: importlib.import_module(f"functions.{route}.app") for route in MODELS_OF_ROUTE}
-    answers: dict[str, dict[str, Any]] = {}
-    arrays: dict[str, Any] = {}
-    for case in CASES:
-        response = proxy_response(modules[case.route], case)
-        answers[case.name] = answer(response)
-        if response["statusCode"] == 200:
-            scores, predictions = scores_and_predictions(response)
-            arrays[f"{case.name}/scores"] = scores.astype(np.float32)
-            arrays[f"{case.name}/prediction"] = predictions
-    GOLDEN.write_text(json.dumps(answers, indent=1) + "\n")
-    np.savez_compressed(GOLDEN_SCORES, **arrays)
-    print(f"{GOLDEN}, {GOLDEN_SCORES.name}: {len(CASES)} cases, {len(arrays) // 2} with scores")
-
-
-if __name__ == "__main__":
-    record()
