@@ -11,6 +11,7 @@ import pytest
 from scripts.harness.events import EXPECTED_STATUS, SAMPLE_ROW, body_for, load_event, route_of
 from scripts.harness.local_api import post, send
 from scripts.project import built_models, routes
+from tests.support.service import ROW_LIMIT
 
 pytestmark = pytest.mark.integration
 
@@ -95,11 +96,12 @@ def test_bad_model_is_400_before_any_data_check(api_url, model, crystal_data):
 
 @pytest.mark.parametrize("route", routes())
 def test_too_many_rows_is_413_over_http(api_url, route):
-    answer = post(f"{api_url}/{route}", body_for(route, json.dumps([SAMPLE_ROW] * 10_001), model="pytorch"))
+    over = ROW_LIMIT + 1
+    answer = post(f"{api_url}/{route}", body_for(route, json.dumps([SAMPLE_ROW] * over), model="pytorch"))
     assert answer.status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
     assert answer.body == {
-        "message": "crystalData has 10001 rows; the limit is 10000 rows per request",
-        "limit": 10000,
+        "message": f"crystalData has {over} rows; the limit is {ROW_LIMIT} rows per request",
+        "limit": ROW_LIMIT,
     }
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from scripts.harness.local_api import post
 from scripts.project import REPO
+from tests.support.service import ROW_LIMIT
 
 pytestmark = pytest.mark.integration
 
@@ -104,7 +105,7 @@ def test_tritonclient_raises_the_servers_message_for_each_error(clients):
     }
     assert triton["wrong shape"] == {
         "status": "400",
-        "message": "input 'crystal_data' shape must be [n, 4] with n from 1 to 10000; got [4]",
+        "message": f"input 'crystal_data' shape must be [n, 4] with n from 1 to {ROW_LIMIT}; got [4]",
     }
     # tritonclient's default, binary tensors, is refused with what to do instead
     assert triton["binary data"]["status"] == "415"

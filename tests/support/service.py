@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import pytest
 
+from kyber.settings import DEFAULT_MAX_ROWS
 from scripts.project import REPO, metrics_namespace, service_name
 
 DEFAULT_ARTIFACTS = REPO / "layers" / "models" / "artifacts"
 REFERENCE_MODELS = REPO.parent / "shared" / "reference-models"
 DEFAULT_LABELS = ["blue", "green", "yellow"]
+# The most rows a request may carry, as the layer sets it when the environment does not (the unit tests) and as
+# template.yaml's MaxRows deploys it (sam local, the integration tests): tests/unit/test_settings.py checks both agree.
+ROW_LIMIT = DEFAULT_MAX_ROWS
 # How close the service's scores must be to the native model's: the scikit-learn model is exported
 # in double precision, the PyTorch one computes in single precision.
 NATIVE_TOLERANCE = {"sklearn": 1e-12, "pytorch": 1e-6}

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scripts.harness.events import json_event, protocol_event
-from tests.support.service import DEFAULT_LABELS
+from tests.support.service import DEFAULT_LABELS, ROW_LIMIT
 
 MODELS = ("sklearn", "pytorch")
 INPUT = "crystal_data"
@@ -183,7 +183,7 @@ def test_keys_and_parameters_left_to_servers_are_ignored(invoke):
     assert answer.body == plain.body
 
 
-TOO_MANY = 10_001
+TOO_MANY = ROW_LIMIT + 1
 # A request's fault, the status, and what the client is told.
 BAD_REQUESTS: dict[str, tuple[Any, HTTPStatus, str]] = {
     "not JSON": ("{inputs", HTTPStatus.UNPROCESSABLE_ENTITY, "request body is not valid JSON: "),
@@ -221,16 +221,16 @@ BAD_REQUESTS: dict[str, tuple[Any, HTTPStatus, str]] = {
     "3 features": (
         infer_body(shape=[4, 3]),
         HTTPStatus.BAD_REQUEST,
-        "input 'crystal_data' shape must be [n, 4] with n from 1 to 10000; got [4, 3]",
+        f"input 'crystal_data' shape must be [n, 4] with n from 1 to {ROW_LIMIT}; got [4, 3]",
     ),
-    "0 rows": (infer_body(shape=[0, 4]), HTTPStatus.BAD_REQUEST, "shape must be [n, 4] with n from 1 to 10000"),
+    "0 rows": (infer_body(shape=[0, 4]), HTTPStatus.BAD_REQUEST, f"shape must be [n, 4] with n from 1 to {ROW_LIMIT}"),
     "-1 rows": (infer_body(shape=[-1, 4]), HTTPStatus.BAD_REQUEST, "shape must be [n, 4]"),
     "one dimension": (infer_body(shape=[12]), HTTPStatus.BAD_REQUEST, "got [12]"),
     "shape not a list": (infer_body(shape="3x4"), HTTPStatus.BAD_REQUEST, "got a string"),
     "too many rows": (
         infer_body(shape=[TOO_MANY, 4]),
         HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-        "input 'crystal_data' has 10001 rows; the limit is 10000 rows per request",
+        f"input 'crystal_data' has {TOO_MANY} rows; the limit is {ROW_LIMIT} rows per request",
     ),
     "too few values": (
         infer_body(FLAT[:-1]),
@@ -382,7 +382,7 @@ def test_values_too_large_for_the_pytorch_models_arithmetic_are_422_naming_the_r
 
 
 def test_exactly_the_row_limit_is_served(invoke):
-    rows = 10_000
+    rows = ROW_LIMIT
     answer = infer(invoke, "sklearn", infer_body([0.5] * rows * 4, [rows, 4]))
     assert answer.status == HTTPStatus.OK
     assert answer.body["outputs"][0]["shape"] == [rows, 3]

@@ -16,7 +16,7 @@ from kyber.manifest import TrainingRange, read_manifest
 from kyber.monitoring import SMALL_BATCH_ROWS, ModelMonitor
 from scripts.harness.events import json_event, load_event
 from scripts.project import metrics_namespace, service_name
-from tests.support.service import configure_service
+from tests.support.service import ROW_LIMIT, configure_service
 
 
 def json_lines(output: str) -> list[dict]:
@@ -205,7 +205,7 @@ def test_the_figures_of_small_and_large_batches_are_plain_counts(rows, feature_c
         model="m",
         labels=("a", "b", "c"),
         training_range=TrainingRange(tuple(low.tolist()), tuple(high.tolist()), source="test"),
-        max_rows=10_000,
+        max_rows=ROW_LIMIT,
         low_confidence_threshold=0.6,
     )
     # When its figures are counted

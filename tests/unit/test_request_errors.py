@@ -10,7 +10,7 @@ import pytest
 from kyber.validation import MAX_REREAD_BYTES
 from scripts.harness.events import SAMPLE_ROW, body_for, json_event, proxy_event
 from scripts.project import routes
-from tests.support.service import configure_service
+from tests.support.service import ROW_LIMIT, configure_service
 
 NOT_JSON = "request body is not valid JSON: "
 EMPTY = "request body is empty; expected a JSON object"
@@ -231,11 +231,11 @@ def test_exactly_the_limit_is_served(invoke, route, max_rows):
     assert len(answer.body["prediction"]) == max_rows
 
 
-def test_default_limit_is_ten_thousand_rows(invoke):
-    over = invoke("sklearn", proxy_event("sklearn", body_for("sklearn", json.dumps([SAMPLE_ROW] * 10_001))))
-    at = invoke("sklearn", proxy_event("sklearn", body_for("sklearn", json.dumps([SAMPLE_ROW] * 10_000))))
+def test_the_default_limit_is_served_and_one_row_more_is_a_413(invoke):
+    over = invoke("sklearn", proxy_event("sklearn", body_for("sklearn", json.dumps([SAMPLE_ROW] * (ROW_LIMIT + 1)))))
+    at = invoke("sklearn", proxy_event("sklearn", body_for("sklearn", json.dumps([SAMPLE_ROW] * ROW_LIMIT))))
     assert over.status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
-    assert over.body["limit"] == 10_000
+    assert over.body["limit"] == ROW_LIMIT
     assert at.status == HTTPStatus.OK
 
 
@@ -316,4 +316,4 @@ def test_a_body_within_the_reread_size_is_still_read_row_by_row(invoke, route):
     body = nan_rows_body(route, MAX_REREAD_BYTES - 1000)
     answer = invoke(route, proxy_event(route, body))
     assert answer.status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
-    assert answer.body["limit"] == 10_000
+    assert answer.body["limit"] == ROW_LIMIT

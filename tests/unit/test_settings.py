@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from kyber.settings import DEFAULT_MAX_ROWS, Settings, SettingsError
+from scripts.project import template
 
 
 def test_settings_defaults_are_the_layer_folder_ten_thousand_rows_and_no_model_source():
@@ -64,3 +65,7 @@ def test_the_labels_the_stack_watches_are_read_as_cloudformation_joins_them_and_
         "green",
         "deep violet",
     )
+
+
+def test_the_deployed_row_limit_is_the_layers_own_default():
+    assert int(template()["Parameters"]["MaxRows"]["Default"]) == DEFAULT_MAX_ROWS
