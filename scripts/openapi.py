@@ -20,7 +20,7 @@ from typing import Any
 
 from kyber.api import INTERNAL_ERROR_MESSAGE, STATUS_BY_ERROR, speaks_inference_protocol
 from kyber.errors import MAX_REPORTED_PROBLEMS
-from kyber.inference_protocol import FLOAT_LIMITS, INTEGER_DATATYPES, InferenceProtocol
+from kyber.inference_protocol import FLOAT_LIMITS, INTEGER_DATATYPES, SERVER_VERSION, InferenceProtocol
 from kyber.registry import CrystalModel, get_registry
 from kyber.service import MODEL_HEADER, MODEL_VERSION_HEADER
 from kyber.settings import get_settings
@@ -280,7 +280,7 @@ def document() -> dict[str, Any]:
         paths.update(protocol_paths(module))
     info = {
         "title": "Kyber crystal classifier",
-        "version": "1.0.0",
+        "version": SERVER_VERSION,
         "description": "Gonk droids POST crystal measurements; the service answers with each sample's most "
         "probable crystal colour and every colour's score. Any other method on these paths is answered "
         "405, with Allow: POST.",
@@ -405,7 +405,7 @@ def protocol_errors(examples: dict[HTTPStatus, Any]) -> dict[str, Any]:
 
 
 def infer_request_schema(protocol: InferenceProtocol) -> dict[str, Any]:
-    model = next(iter(protocol.models.values()))
+    model = next(iter(protocol.classifier.models.values()))
     model_input, probabilities, labels = protocol.tensors(model)
     max_rows, features = protocol.classifier.max_rows, protocol.classifier.feature_count
     number = {"type": "number", "description": "A finite measurement, read as the JSON number it is."}
@@ -500,10 +500,10 @@ def kind_of(path: str) -> str:
 def path_parameters(path: str, protocol: InferenceProtocol) -> list[dict[str, Any]]:
     parameters = []
     if "{model}" in path:
-        schema = {"type": "string", "enum": list(protocol.models)}
+        schema = {"type": "string", "enum": list(protocol.classifier.models)}
         parameters.append({"name": "model", "in": "path", "required": True, "schema": schema})
     if "{version}" in path:
-        versions = [model.version for model in protocol.models.values()]
+        versions = [model.version for model in protocol.classifier.models.values()]
         schema = {"type": "string", "enum": versions, "description": "The model's X-Kyber-Model-Version."}
         parameters.append({"name": "version", "in": "path", "required": True, "schema": schema})
     return parameters
@@ -554,7 +554,7 @@ def protocol_server_error() -> dict[str, Any]:
 def protocol_operation(module: ModuleType, template: str, method: str) -> dict[str, Any]:
     """One route of the protocol, with an example of each answer made by calling its handler."""
     protocol: InferenceProtocol = module.protocol
-    model = next(iter(protocol.models.values()))
+    model = next(iter(protocol.classifier.models.values()))
     path = template.replace("{model}", model.name).replace("{version}", model.version)
     kind = kind_of(template)
     operation: dict[str, Any] = {

@@ -4,8 +4,9 @@ Under the Open Inference Protocol it answers for the server (GET /v2, /v2/health
 model named in the path, /v2/models/{model}/...: every model it serves, and a 404 for any other.
 """
 
-from kyber.api import Api, ProxyEvent, lambda_handler_for
+from kyber.api import Api, lambda_handler_for
 from kyber.inference_protocol import InferenceProtocol
+from kyber.proxy_event import ProxyEvent
 from kyber.responses import JsonResponse
 from kyber.service import load_classifier
 

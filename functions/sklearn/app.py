@@ -3,8 +3,9 @@
 The same model under the Open Inference Protocol: /v2/models/sklearn[/versions/{version}], its /ready and /infer.
 """
 
-from kyber.api import Api, ProxyEvent, lambda_handler_for
+from kyber.api import Api, lambda_handler_for
 from kyber.inference_protocol import InferenceProtocol
+from kyber.proxy_event import ProxyEvent
 from kyber.responses import JsonResponse
 from kyber.service import load_classifier
 

@@ -39,10 +39,10 @@ def main(strict: bool) -> None:
     totals: Counter[str] = Counter()
     survivors: list[str] = []
     print(
-        f"{'file':<18} {'mutants':>8} {'killed':>7} {'timeout':>8} {'survived':>9} {'explained':>10} "
+        f"{'file':<30} {'mutants':>8} {'killed':>7} {'timeout':>8} {'survived':>9} {'explained':>10} "
         f"{'unchecked':>10} {'score':>7} {'with timeouts':>14}"
     )
-    for meta in sorted(Path("mutants/src/kyber").glob("*.py.meta")):
+    for meta in sorted(Path("mutants/src/kyber").rglob("*.py.meta")):
         codes = json.loads(meta.read_text())["exit_code_by_key"]
         counts: Counter[str] = Counter()
         for name, code in codes.items():
@@ -58,7 +58,7 @@ def main(strict: bool) -> None:
                 counts["unchecked"] += 1
             counts["mutants"] += 1
         totals.update(counts)
-        print(row(meta.name.removesuffix(".meta"), counts))
+        print(row(str(meta.relative_to("mutants/src/kyber")).removesuffix(".meta"), counts))
     print(row("all", totals))
     for name in survivors:
         print(f"  survived: {name}")
@@ -73,7 +73,7 @@ def row(name: str, counts: Counter[str]) -> str:
     score = 100 * counts["killed"] / decided if decided else 0.0
     with_timeouts = 100 * (counts["killed"] + counts["timeout"]) / decided if decided else 0.0
     return (
-        f"{name:<18} {counts['mutants']:>8} {counts['killed']:>7} {counts['timeout']:>8} {counts['survived']:>9} "
+        f"{name:<30} {counts['mutants']:>8} {counts['killed']:>7} {counts['timeout']:>8} {counts['survived']:>9} "
         f"{counts['explained']:>10} {counts['unchecked']:>10} {score:>6.1f}% {with_timeouts:>13.1f}%"
     )
 

@@ -22,6 +22,13 @@ class NonFiniteRows:
         return [scores]
 
 
+class ExplodingSession:
+    """An ONNX Runtime session stand-in that fails every run, with a message that must never reach a client."""
+
+    def run(self, *_: object) -> list[np.ndarray]:
+        raise RuntimeError("onnxruntime exploded at /opt/models/secret-path")
+
+
 class SteppingClock:
     """time.perf_counter for a test: each call moves the clock on by the next step, in seconds."""
 

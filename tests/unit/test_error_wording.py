@@ -52,7 +52,7 @@ def test_an_unknown_model_name_is_quoted_up_to_forty_characters(invoke):
 def test_a_domain_error_reads_as_its_message_wherever_it_is_printed():
     error = CrystalBatchError("crystalData is empty; send at least one row", errorCount=0)
     assert str(error) == error.message == "crystalData is empty; send at least one row"
-    assert error.body() == {"message": "crystalData is empty; send at least one row", "errorCount": 0}
+    assert error.details == {"errorCount": 0}
 
 
 @pytest.mark.parametrize(("size", "detailed"), [(1 << 20, True), ((1 << 20) + 1, False)])

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scripts.harness.events import json_event, protocol_event
+from tests.support.fakes import ExplodingSession
 from tests.support.service import DEFAULT_LABELS, ROW_LIMIT
 
 MODELS = ("sklearn", "pytorch")
@@ -406,17 +407,16 @@ def test_a_path_under_v2_the_function_lacks_is_a_404_in_the_protocols_shape(invo
     assert answer.body["error"].startswith("no such route: /v2/repository/index; the protocol's routes are GET /v2")
 
 
-class ExplodingSession:
-    def run(self, *_: object) -> list[np.ndarray]:
-        raise RuntimeError("onnxruntime exploded at /opt/models/secret-path")
-
-
 @pytest.mark.parametrize("function", ["pytorch", "astromech"])
 def test_a_failing_model_is_the_generic_500_with_the_request_id(handler_module, lambda_context, function):
     # Given a function whose pytorch model fails
     handler = handler_module(function)
-    model = handler.protocol.models["pytorch"]
-    handler.protocol.models["pytorch"] = dataclasses.replace(model, session=ExplodingSession())
+    classifier = handler.protocol.classifier
+    models = {
+        **classifier.models,
+        "pytorch": dataclasses.replace(classifier.models["pytorch"], session=ExplodingSession()),
+    }
+    handler.protocol.classifier = dataclasses.replace(classifier, models=models)
     # When it is asked for an inference
     event = protocol_event(function, "POST", "/v2/models/pytorch/infer", json.dumps(infer_body()))
     response = handler.lambda_handler(event, lambda_context)

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import tomllib
 from http import HTTPStatus
 from pathlib import Path
 
@@ -164,3 +165,9 @@ def test_reading_a_tolerance_or_a_manifest_imports_no_torch():
     modules = imported_by("from model_build.parity import PARITY_TOLERANCE\nimport kyber.manifest", {})
     assert {"model_build.parity", "kyber.manifest"} <= modules
     assert not [name for name in modules if name.split(".")[0] == "torch"]
+
+
+def test_the_servers_version_is_the_projects():
+    from kyber.inference_protocol import SERVER_VERSION
+
+    assert tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"] == SERVER_VERSION

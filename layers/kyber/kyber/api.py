@@ -52,7 +52,6 @@ INFERENCE_PROTOCOL_ROUTES = (
     " and its /ready, and POST /v2/models/{model}[/versions/{version}]/infer"
 )
 
-ProxyEvent = Mapping[str, Any]
 # A route is called with the event and, as keyword arguments, its path's parameters.
 Route = Callable[..., JsonResponse]
 LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]

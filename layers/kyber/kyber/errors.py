@@ -18,9 +18,6 @@ class ServiceError(Exception):
         self.message = message
         self.details = details
 
-    def body(self) -> dict[str, Any]:
-        return {"message": self.message, **self.details}
-
 
 class ModelChoiceError(ServiceError):
     """/astromech was asked for a model that is missing, not a string, or unknown."""
@@ -28,6 +25,19 @@ class ModelChoiceError(ServiceError):
 
 class CrystalBatchError(ServiceError):
     """The request body or its crystalData is not a batch of finite measurements."""
+
+
+class UnscorableRowsError(CrystalBatchError):
+    """Rows whose values are so large that the model's own arithmetic overflows: it gives no scores for them,
+    as the native library gives none."""
+
+    def __init__(self, model: str, rows: tuple[int, ...]) -> None:
+        problem = f"the {model} model has no finite scores for values this large"
+        nouns = (f"row the {model} model cannot score", f"rows the {model} model cannot score")
+        listed = crystal_data_problems(len(rows), nouns, ({"row": row, "error": problem} for row in rows))
+        super().__init__(listed.message, **listed.details)
+        self.model = model
+        self.rows = rows
 
 
 class BatchTooLargeError(ServiceError):

@@ -22,6 +22,7 @@ import orjson
 
 from kyber.manifest import TrainingRange
 from kyber.observability import logger
+from kyber.proxy_event import body_of, headers_of
 
 PREDICTIONS = "Predictions"
 ROWS_SCORED = "RowsScored"
@@ -184,16 +185,14 @@ class DataCapture:
 
 
 def _content_type(event: Mapping[str, Any]) -> str:
-    headers = event.get("headers") or {}
-    found = next((value for name, value in headers.items() if name.lower() == "content-type"), None)
+    found = headers_of(event).get("content-type")
     return found if isinstance(found, str) and found else "application/json"
 
 
 def capture_record(event: Mapping[str, Any], answer: str, inference_time: datetime) -> bytes:
     """The request and its JSON answer as a SageMaker data-capture record (eventVersion 0); the event id is
     API Gateway's request id."""
-    body = event.get("body")
-    is_base64 = event.get("isBase64Encoded") is True
+    body, is_base64 = body_of(event)
     request_id = (event.get("requestContext") or {}).get("requestId", "")
     return orjson.dumps(
         {

@@ -6,6 +6,7 @@ Traces come from Lambda's own active tracing (init and invoke segments); no trac
 from __future__ import annotations
 
 import os
+import time
 import warnings
 
 from aws_lambda_powertools import Logger, Metrics
@@ -18,6 +19,13 @@ logger = Logger(utc=True, use_rfc3339=True)
 # applied where the service's own lines are written.
 logger.registered_handler.setLevel(os.environ.get("POWERTOOLS_LOG_LEVEL", "INFO").upper())
 metrics = Metrics()
+
+
+def elapsed_ms(started: float, digits: int = 2) -> float:
+    """Milliseconds since started (a time.perf_counter() reading), rounded for a log line."""
+    return round((time.perf_counter() - started) * 1000, digits)
+
+
 # A request that fails writes its one metric on a line of its own (kyber.api.count_failure), leaving
 # the request's set empty; that is expected, not the mistake Powertools warns about on stderr.
 warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)

@@ -15,7 +15,7 @@ from kyber.errors import ModelArtifactError, ModelFailureError
 from kyber.labels import LabelsFileError, read_labels
 from kyber.manifest import Manifest, read_manifest, session_options, verified_file
 from kyber.model_source import download_models
-from kyber.observability import logger
+from kyber.observability import elapsed_ms, logger
 from kyber.settings import get_settings
 
 
@@ -120,7 +120,7 @@ class ModelRegistry:
             # From the manifest, which holds the card's headline figures, so the init parses no card.
             accuracy=entry.evaluation.accuracy,
             evaluation_rows=entry.evaluation.rows,
-            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            duration_ms=elapsed_ms(started),
         )
         return model
 
@@ -148,6 +148,6 @@ def get_registry() -> ModelRegistry:
     logger.info(
         "models fetched",
         source=settings.model_source,
-        duration_ms=round((time.perf_counter() - started) * 1000, 2),
+        duration_ms=elapsed_ms(started),
     )
     return check_labels(ModelRegistry(models_dir), settings.expected_labels)

@@ -11,9 +11,10 @@ from typing import Any
 import numpy as np
 from aws_lambda_powertools.metrics import MetricUnit
 
-from kyber.errors import ModelArtifactError, crystal_data_problems
+from kyber.errors import ModelArtifactError, UnscorableRowsError
 from kyber.monitoring import DataCapture, ModelMonitor
-from kyber.observability import logger, metrics
+from kyber.observability import elapsed_ms, logger, metrics
+from kyber.proxy_event import body_of
 from kyber.registry import CrystalModel, get_registry
 from kyber.responses import JsonResponse, prediction_json
 from kyber.settings import get_settings
@@ -44,8 +45,7 @@ class Classifier:
     capture: DataCapture
 
     def classify(self, event: Mapping[str, Any]) -> JsonResponse:
-        # API Gateway sends a string or null, and base64 only when isBase64Encoded is the boolean true.
-        raw_body, is_base64_encoded = event.get("body"), event.get("isBase64Encoded") is True
+        raw_body, is_base64_encoded = body_of(event)
         with collection_paused():
             payload = require_object(parse_json_body(raw_body, is_base64_encoded=is_base64_encoded))
             model = self._model_for(payload)
@@ -65,14 +65,9 @@ class Classifier:
         """As score, with each row's top label (the index of its highest score) too."""
         started = time.perf_counter()
         scores = model.score(batch)
-        predict_ms = round((time.perf_counter() - started) * 1000, 3)
+        predict_ms = elapsed_ms(started, digits=3)
         if scores.unscorable_rows.size:
-            problem = f"the {model.name} model has no finite scores for values this large"
-            raise crystal_data_problems(
-                int(scores.unscorable_rows.size),
-                (f"row the {model.name} model cannot score", f"rows the {model.name} model cannot score"),
-                ({"row": int(row), "error": problem} for row in scores.unscorable_rows),
-            )
+            raise UnscorableRowsError(model.name, tuple(scores.unscorable_rows.tolist()))
         metrics.add_metric(name="CrystalsClassified", unit=MetricUnit.Count, value=len(batch))
         logger.info("crystals classified", model=model.name, rows=len(batch), predict_ms=predict_ms)
         top = scores.probabilities.argmax(axis=1)

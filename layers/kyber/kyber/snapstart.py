@@ -24,7 +24,7 @@ import numpy as np
 from snapshot_restore_py import register_after_restore, register_before_snapshot
 
 from kyber.model_source import s3_client
-from kyber.observability import logger
+from kyber.observability import elapsed_ms, logger
 from kyber.registry import CrystalModel
 
 
@@ -36,7 +36,7 @@ def prime_models(models: Iterable[CrystalModel], feature_count: int) -> None:
     for model in models:
         model.score(row)
         names.append(model.name)
-    duration_ms = round((time.perf_counter() - started) * 1000, 2)
+    duration_ms = elapsed_ms(started)
     logger.info("models primed for the snapshot", models=names, duration_ms=duration_ms)
 
 

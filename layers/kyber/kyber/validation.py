@@ -22,7 +22,8 @@ import orjson
 
 from kyber.errors import BatchTooLargeError, CrystalBatchError, ModelChoiceError, crystal_data_problems
 
-_NUMBER_TYPES = frozenset((int, float))
+# A JSON number is one of these once parsed; anything else (bool included: type(True) is bool) is not a number.
+NUMBER_TYPES = frozenset((int, float))
 # Room for a batch at the default row limit written with full-precision numbers (README, "The API").
 MAX_REREAD_BYTES = 1 << 20
 
@@ -125,10 +126,16 @@ def parse_crystal_batch(payload: dict[str, Any], *, feature_count: int, max_rows
     return batch
 
 
+def are_rows_of(rows: list[Any], width: int) -> bool:
+    """Whether every item is a list of width values: the shape check of a batch's rows, by the set of their types
+    and lengths, on both faces."""
+    return set(map(type, rows)) == {list} and set(map(len, rows)) == {width}
+
+
 def _as_float_array(rows: list[Any], feature_count: int) -> np.ndarray | None:
-    if set(map(type, rows)) != {list} or set(map(len, rows)) != {feature_count}:
+    if not are_rows_of(rows, feature_count):
         return None
-    if not set(map(type, chain.from_iterable(rows))) <= _NUMBER_TYPES:
+    if not set(map(type, chain.from_iterable(rows))) <= NUMBER_TYPES:
         return None
     values = np.fromiter(chain.from_iterable(rows), dtype=np.float64, count=len(rows) * feature_count)
     batch = values.reshape(len(rows), feature_count)
@@ -154,7 +161,7 @@ def _problems(rows: list[Any], feature_count: int) -> Iterator[dict[str, Any]]:
 def value_problem(value: Any) -> str | None:
     if isinstance(value, _Unrepresentable):
         return value.problem
-    if type(value) not in _NUMBER_TYPES:
+    if type(value) not in NUMBER_TYPES:
         return f"{json_kind(value)} is not a number"
     return None if math.isfinite(value) else "number is not finite"
 
