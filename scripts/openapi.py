@@ -18,9 +18,9 @@ from http import HTTPStatus
 from types import ModuleType
 from typing import Any
 
-from kyber.api import INTERNAL_ERROR_MESSAGE, STATUS_BY_ERROR, speaks_inference_protocol
+from kyber.api import INTERNAL_ERROR_MESSAGE, STATUS_BY_ERROR
 from kyber.errors import MAX_REPORTED_PROBLEMS
-from kyber.inference_protocol import FLOAT_LIMITS, INTEGER_DATATYPES, SERVER_VERSION, InferenceProtocol
+from kyber.inference_protocol import FLOAT_LIMITS, INTEGER_DATATYPES, PROTOCOL, SERVER_VERSION, InferenceProtocol
 from kyber.registry import CrystalModel, get_registry
 from kyber.service import MODEL_HEADER, MODEL_VERSION_HEADER
 from kyber.settings import get_settings
@@ -274,7 +274,7 @@ def document() -> dict[str, Any]:
         module = importlib.reload(importlib.import_module(f"functions.{route}.app"))
         modules.append(module)
         for path in module.app.routes:
-            if not speaks_inference_protocol(path):
+            if module.app.faces[path] is not PROTOCOL:
                 paths.setdefault(path, {})["post"] = operation(route, module)
     for module in modules:
         paths.update(protocol_paths(module))
@@ -589,7 +589,7 @@ def protocol_paths(module: ModuleType) -> dict[str, Any]:
     return {
         path: {method.lower(): protocol_operation(module, path, method) for method in methods}
         for path, methods in module.app.routes.items()
-        if speaks_inference_protocol(path)
+        if module.app.faces[path] is PROTOCOL
     }
 
 

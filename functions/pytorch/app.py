@@ -7,9 +7,9 @@ from kyber.api import Api, lambda_handler_for
 from kyber.inference_protocol import InferenceProtocol
 from kyber.proxy_event import ProxyEvent
 from kyber.responses import JsonResponse
-from kyber.service import load_classifier
+from kyber.service import DROIDS, load_classifier
 
-app = Api()
+app = Api(DROIDS)
 classifier = load_classifier("pytorch")
 
 

@@ -1,16 +1,16 @@
-"""The API's HTTP face: each function's routes, answered from API Gateway REST proxy events, and the one
-table that maps domain errors to statuses.
+"""Each function's router, answering API Gateway REST proxy events, and the one table that maps domain errors to
+statuses. It knows nothing of the application: each face (the droids' API, the Open Inference Protocol) brings its
+routes and a Face saying how its errors are written and what a path it lacks is told.
 
 A function serves a handful of routes, so routing is a dictionary lookup for literal paths and, for paths with
 parameters (`/v2/models/{model}/infer`), a comparison segment by segment: Powertools' event handler, made for
 many routes and event sources, costs a noticeable part of a cold start to import (docs/design.md, decision 5).
-Errors are written in each face's own shape: `{"message": ...}` on the native routes, `{"error": ...}` under
-/v2, as the Open Inference Protocol and its clients read them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
@@ -44,14 +44,6 @@ STATUS_BY_ERROR: dict[type[ServiceError], HTTPStatus] = {
 # The 500's message; its requestId says which log lines hold the details.
 INTERNAL_ERROR_MESSAGE = "internal error while predicting; quote the requestId when reporting it"
 
-# The Open Inference Protocol's routes, whose errors are {"error": ...}.
-INFERENCE_PROTOCOL_PREFIX = "/v2"
-
-INFERENCE_PROTOCOL_ROUTES = (
-    "the protocol's routes are GET /v2, /v2/health/live, /v2/health/ready, /v2/models/{model}[/versions/{version}]"
-    " and its /ready, and POST /v2/models/{model}[/versions/{version}]/infer"
-)
-
 # A route is called with the event and, as keyword arguments, its path's parameters.
 Route = Callable[..., JsonResponse]
 LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
@@ -61,16 +53,17 @@ def status_of(error: ServiceError) -> HTTPStatus:
     return next(STATUS_BY_ERROR[kind] for kind in type(error).__mro__ if kind in STATUS_BY_ERROR)
 
 
-def speaks_inference_protocol(path: str) -> bool:
-    return path == INFERENCE_PROTOCOL_PREFIX or path.startswith(INFERENCE_PROTOCOL_PREFIX + "/")
+@dataclass(frozen=True)
+class Face:
+    """One face of the API: the paths it lives under (a prefix; empty for everywhere), how it writes an error's
+    message and details in the shape its clients read, and what it answers for a path it does not have."""
 
+    prefix: str
+    error_body: Callable[[str, Mapping[str, object]], dict[str, object]]
+    not_found: Callable[[str], dict[str, object]]
 
-def error_body(path: str, message: str, details: Mapping[str, object] | None = None) -> dict[str, object]:
-    """An error's body in the shape the path's clients read: the protocol's {"error": message} under /v2,
-    the native {"message": message, ...details} elsewhere."""
-    if speaks_inference_protocol(path):
-        return {"error": message}
-    return {"message": message, **(details or {})}
+    def lives_under(self, path: str) -> bool:
+        return not self.prefix or path == self.prefix or path.startswith(self.prefix + "/")
 
 
 def error_response(
@@ -97,16 +90,20 @@ def _is_parameter(segment: str) -> bool:
 
 
 class Api:
-    """The routes of one function: by path, then by method. A path may have parameters, `{name}` segments."""
+    """The routes of one function: by path, then by method. A path may have parameters, `{name}` segments. Each
+    path belongs to a face, the function's own (default) unless its route names another."""
 
-    def __init__(self) -> None:
+    def __init__(self, default_face: Face) -> None:
+        self.default_face = default_face
         self.routes: dict[str, dict[str, Route]] = {}
+        self.faces: dict[str, Face] = {}
         self._templates: list[tuple[tuple[str, ...], str]] = []
 
-    def route(self, method: str, path: str) -> Callable[[Route], Route]:
+    def route(self, method: str, path: str, face: Face | None = None) -> Callable[[Route], Route]:
         def register(route: Route) -> Route:
             if path not in self.routes:
                 self.routes[path] = {}
+                self.faces[path] = face or self.default_face
                 if any(map(_is_parameter, _segments(path))):
                     self._templates.append((_segments(path), path))
             self.routes[path][method.upper()] = route
@@ -114,11 +111,20 @@ class Api:
 
         return register
 
-    def post(self, path: str) -> Callable[[Route], Route]:
-        return self.route("POST", path)
+    def post(self, path: str, face: Face | None = None) -> Callable[[Route], Route]:
+        return self.route("POST", path, face)
 
-    def get(self, path: str) -> Callable[[Route], Route]:
-        return self.route("GET", path)
+    def get(self, path: str, face: Face | None = None) -> Callable[[Route], Route]:
+        return self.route("GET", path, face)
+
+    def face_of(self, path: str) -> Face:
+        """The face a path belongs to: its route's, or for a path with no route, the face whose prefix it is under
+        (the longest), else the function's own."""
+        matched = self.match(path.rstrip("/"))
+        if matched is not None:
+            return self.faces[matched[0]]
+        under = [face for face in set(self.faces.values()) if face.prefix and face.lives_under(path)]
+        return max(under, key=lambda face: len(face.prefix), default=self.default_face)
 
     def match(self, path: str) -> tuple[str, dict[str, str]] | None:
         """The registered path that path is, and its parameters' values; a literal path wins over a template."""
@@ -145,12 +151,12 @@ class Api:
         try:
             return self._answer(event).to_proxy_response()
         except ServiceError as error:
-            status = status_of(error)
-            return rejection(status, error.message, error_body(path, error.message, error.details)).to_proxy_response()
+            body = self.face_of(path).error_body(error.message, error.details)
+            return rejection(status_of(error), error.message, body).to_proxy_response()
         except Exception:
             logger.exception("request failed", request_id=context.aws_request_id)
             count_failure(context)
-            body = {**error_body(path, INTERNAL_ERROR_MESSAGE), "requestId": context.aws_request_id}
+            body = {**self.face_of(path).error_body(INTERNAL_ERROR_MESSAGE, {}), "requestId": context.aws_request_id}
             return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, body).to_proxy_response()
 
     def _answer(self, event: dict[str, Any]) -> JsonResponse:
@@ -161,7 +167,8 @@ class Api:
         path, method = event["path"].rstrip("/"), event["httpMethod"].upper()
         matched = self.match(path)
         if matched is None:
-            return rejection(HTTPStatus.NOT_FOUND, f"no route for {method} {event['path']}", self._not_found(path))
+            body = self.face_of(path).not_found(path)
+            return rejection(HTTPStatus.NOT_FOUND, f"no route for {method} {event['path']}", body)
         template, parameters = matched
         methods = self.routes[template]
         if method not in methods:
@@ -170,15 +177,10 @@ class Api:
             return rejection(
                 HTTPStatus.METHOD_NOT_ALLOWED,
                 f"{method} is not allowed on {path}",
-                error_body(path, f"{method} is not allowed on {path}; use {' or '.join(methods)}"),
+                self.faces[template].error_body(f"{method} is not allowed on {path}; use {' or '.join(methods)}", {}),
                 Allow=allowed,
             )
         return methods[method](event, **parameters)
-
-    def _not_found(self, path: str) -> dict[str, object]:
-        if speaks_inference_protocol(path):
-            return error_body(path, f"no such route: {path[:100]}; {INFERENCE_PROTOCOL_ROUTES}")
-        return {"message": "no such route; POST /sklearn, /pytorch or /astromech"}
 
 
 def count_failure(context: LambdaContext) -> None:

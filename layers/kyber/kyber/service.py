@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 from aws_lambda_powertools.metrics import MetricUnit
 
+from kyber.api import Face
 from kyber.errors import ModelArtifactError, UnscorableRowsError
 from kyber.monitoring import DataCapture, ModelMonitor
 from kyber.observability import elapsed_ms, logger, metrics
@@ -30,6 +31,21 @@ from kyber.validation import (
 # Every 200 says which model scored the request, and which build of it.
 MODEL_HEADER = "X-Kyber-Model"
 MODEL_VERSION_HEADER = "X-Kyber-Model-Version"
+# The droids' routes, one function each (template.yaml): what a path the API lacks is told.
+DROID_ROUTES = ("/sklearn", "/pytorch", "/astromech")
+
+
+def _droid_error(message: str, details: Mapping[str, object]) -> dict[str, object]:
+    return {"message": message, **details}
+
+
+def _droid_not_found(_path: str) -> dict[str, object]:
+    *first, last = DROID_ROUTES
+    return {"message": f"no such route; POST {', '.join(first)} or {last}"}
+
+
+# The droids' face: {"message": ..., details} errors, on every path no other face claims.
+DROIDS = Face(prefix="", error_body=_droid_error, not_found=_droid_not_found)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,6 @@ classifier, models, limits and error statuses, read and answered in the protocol
 """
 
 from kyber.inference_protocol.codec import FLOAT_LIMITS, INTEGER_DATATYPES
-from kyber.inference_protocol.routes import SERVER_VERSION, InferenceProtocol
+from kyber.inference_protocol.routes import PROTOCOL, SERVER_VERSION, InferenceProtocol
 
-__all__ = ["FLOAT_LIMITS", "INTEGER_DATATYPES", "SERVER_VERSION", "InferenceProtocol"]
+__all__ = ["FLOAT_LIMITS", "INTEGER_DATATYPES", "PROTOCOL", "SERVER_VERSION", "InferenceProtocol"]

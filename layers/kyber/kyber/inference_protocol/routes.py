@@ -3,12 +3,13 @@ answered from the classifier the function serves (the same models, limits and er
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from kyber.api import Api
+from kyber.api import Api, Face
 from kyber.errors import (
     MAX_REPORTED_PROBLEMS,
     CrystalBatchError,
@@ -36,6 +37,25 @@ PLATFORM = "onnx_onnxv1"
 
 
 LABELS_OUTPUT = "label"
+
+
+PREFIX = "/v2"
+ROUTES_HINT = (
+    "the protocol's routes are GET /v2, /v2/health/live, /v2/health/ready, /v2/models/{model}[/versions/{version}]"
+    " and its /ready, and POST /v2/models/{model}[/versions/{version}]/infer"
+)
+
+
+def _protocol_error(message: str, _details: Mapping[str, object]) -> dict[str, object]:
+    return {"error": message}
+
+
+def _protocol_not_found(path: str) -> dict[str, object]:
+    return {"error": f"no such route: {path[:100]}; {ROUTES_HINT}"}
+
+
+# The protocol's face: {"error": message}, as the protocol and its clients read errors, under /v2.
+PROTOCOL = Face(prefix=PREFIX, error_body=_protocol_error, not_found=_protocol_not_found)
 
 
 class InferenceProtocol:
@@ -123,9 +143,9 @@ class InferenceProtocol:
         # The specification's example says "live"; tritonclient and KServe's client read "ready".
         ready = JsonResponse(HTTPStatus.OK, json_text({"live": True, "ready": True}))
         metadata = JsonResponse(HTTPStatus.OK, json_text(self.server_metadata()))
-        app.get("/v2/health/live")(lambda _event: counted(live))
-        app.get("/v2/health/ready")(lambda _event: counted(ready))
-        app.get("/v2")(lambda _event: counted(metadata))
+        app.get(f"{PREFIX}/health/live", PROTOCOL)(lambda _event: counted(live))
+        app.get(f"{PREFIX}/health/ready", PROTOCOL)(lambda _event: counted(ready))
+        app.get(PREFIX, PROTOCOL)(lambda _event: counted(metadata))
 
     def add_model_routes(self, app: Api, model_path: str) -> None:
         """The model routes under model_path: /v2/models/<name> for one model, or /v2/models/{model} for any."""
@@ -141,9 +161,9 @@ class InferenceProtocol:
             return self.infer(event, model, version)
 
         for path in (model_path, f"{model_path}/versions/{{version}}"):
-            app.get(path)(metadata)
-            app.get(f"{path}/ready")(ready)
-            app.post(f"{path}/infer")(infer)
+            app.get(path, PROTOCOL)(metadata)
+            app.get(f"{path}/ready", PROTOCOL)(ready)
+            app.post(f"{path}/infer", PROTOCOL)(infer)
 
 
 def counted(answer: JsonResponse) -> JsonResponse:

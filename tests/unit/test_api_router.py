@@ -1,0 +1,62 @@
+"""kyber.api's router knows nothing of the application: a face brings its routes, how its errors are written and
+what a path it lacks is told; the router picks the face of the route, or of the prefix, or its own."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+
+from kyber.api import Api, Face
+from kyber.errors import CrystalBatchError
+from kyber.responses import JsonResponse
+from scripts.harness.events import FakeLambdaContext
+
+
+def face(name: str, prefix: str) -> Face:
+    def error_body(message: str, details: Mapping[str, object]) -> dict[str, object]:
+        return {name: message, **details}
+
+    return Face(prefix=prefix, error_body=error_body, not_found=lambda path: {name: f"nothing at {path}"})
+
+
+OWN, OTHER = face("own", ""), face("other", "/other")
+
+
+def router() -> Api:
+    app = Api(OWN)
+
+    @app.post("/things")
+    def refuse(_event: object) -> JsonResponse:
+        raise CrystalBatchError("bad things", count=2)
+
+    @app.get("/other/{name}", OTHER)
+    def refuse_other(_event: object, name: str) -> JsonResponse:
+        raise CrystalBatchError(f"bad {name}", count=1)
+
+    return app
+
+
+def answer(app: Api, method: str, path: str) -> tuple[int, dict[str, object]]:
+    context: Any = FakeLambdaContext()
+    response = app.resolve({"httpMethod": method, "path": path}, context)
+    return response["statusCode"], json.loads(response["body"])
+
+
+def test_each_route_answers_its_errors_in_its_faces_shape():
+    app = router()
+    assert answer(app, "POST", "/things") == (HTTPStatus.UNPROCESSABLE_ENTITY, {"own": "bad things", "count": 2})
+    assert answer(app, "GET", "/other/x") == (HTTPStatus.UNPROCESSABLE_ENTITY, {"other": "bad x", "count": 1})
+    assert answer(app, "PUT", "/other/x") == (
+        HTTPStatus.METHOD_NOT_ALLOWED,
+        {"other": "PUT is not allowed on /other/x; use GET"},
+    )
+
+
+def test_a_path_no_route_has_is_told_by_the_face_it_is_under_else_by_the_routers_own():
+    app = router()
+    assert answer(app, "GET", "/other/x/y") == (HTTPStatus.NOT_FOUND, {"other": "nothing at /other/x/y"})
+    assert answer(app, "GET", "/elsewhere") == (HTTPStatus.NOT_FOUND, {"own": "nothing at /elsewhere"})
+    assert app.face_of("/other") is OTHER
+    assert app.face_of("/otherwise") is OWN
