@@ -10,8 +10,16 @@ from typing import TYPE_CHECKING
 
 import onnxruntime
 from skl2onnx import convert_sklearn
-from skl2onnx.common.data_types import DoubleTensorType
-from sklearn.linear_model import LogisticRegression
+from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
+from sklearn.base import ClassifierMixin
+from sklearn.ensemble import (
+    ExtraTreesClassifier,
+    GradientBoostingClassifier,
+    HistGradientBoostingClassifier,
+    RandomForestClassifier,
+)
+from sklearn.pipeline import Pipeline
+from sklearn.tree import BaseDecisionTree
 
 from kyber.manifest import session_options
 from model_build.contract import FEATURE_COUNT, ModelContractError
@@ -31,14 +39,46 @@ PROBABILITIES_OUTPUT = "probabilities"
 ONNX_DTYPES = {"tensor(double)": "float64", "tensor(float)": "float32"}
 
 
-def export_sklearn(model: LogisticRegression, path: Path) -> None:
-    onnx_model = convert_sklearn(
-        model,
-        name="kyber_sklearn",
-        initial_types=[(INPUT_NAME, DoubleTensorType([None, model.n_features_in_]))],
-        options={id(model): {"zipmap": False}},
-        target_opset={"": ONNX_OPSET, "ai.onnx.ml": 3},
-    )
+# Trees compare features in single precision, in scikit-learn and in ONNX's tree operator alike: fed doubles, the
+# export's float32 thresholds and scikit-learn's disagree at the edges (docs/models.md, measured). Every other
+# family is exported in double precision, exact for linear models and neighbours.
+SINGLE_PRECISION_FAMILIES = (
+    BaseDecisionTree,
+    RandomForestClassifier,
+    ExtraTreesClassifier,
+    GradientBoostingClassifier,
+    HistGradientBoostingClassifier,
+)
+
+
+def final_estimator(model: ClassifierMixin) -> ClassifierMixin:
+    """The estimator that gives the scores: a pipeline's last step, or the model itself."""
+    return model[-1] if isinstance(model, Pipeline) else model
+
+
+def export_precision(model: ClassifierMixin) -> str:
+    """The precision a scikit-learn model is exported and served in: float32 for trees, else float64."""
+    return "float32" if isinstance(final_estimator(model), SINGLE_PRECISION_FAMILIES) else "float64"
+
+
+def export_sklearn(model: ClassifierMixin, path: Path) -> None:
+    """Any scikit-learn classifier or pipeline skl2onnx converts, its probabilities as a plain tensor (no ZipMap);
+    one it cannot convert is refused naming the estimator and why."""
+    tensor_type = FloatTensorType if export_precision(model) == "float32" else DoubleTensorType
+    estimator = final_estimator(model)
+    try:
+        onnx_model = convert_sklearn(
+            model,
+            name="kyber_sklearn",
+            initial_types=[(INPUT_NAME, tensor_type([None, model.n_features_in_]))],
+            options={id(estimator): {"zipmap": False}},
+            target_opset={"": ONNX_OPSET, "ai.onnx.ml": 3},
+        )
+    except Exception as exc:  # skl2onnx raises anything from RuntimeError to NotImplementedError
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelContractError(
+            f"sklearn model: skl2onnx cannot convert {type(estimator).__name__}: {reason[:200]}"
+        ) from exc
     # skl2onnx lists the opsets it used in a set's order, which changes with each process's hash seed: sorted,
     # the same model is the same bytes, hence the same version, in every build.
     imports = sorted(onnx_model.opset_import, key=lambda opset: opset.domain)

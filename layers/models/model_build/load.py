@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING
 
 import joblib
 import numpy as np
+from sklearn.base import ClassifierMixin
 from sklearn.exceptions import InconsistentVersionWarning
-from sklearn.linear_model import LogisticRegression
 
 from model_build.contract import ModelContractError, check_contract
-from model_build.export import export_pytorch, export_sklearn
+from model_build.export import export_pytorch, export_sklearn, final_estimator
 
 if TYPE_CHECKING:
     from model_build.crystal_mlp import CrystalMLP
@@ -33,14 +33,20 @@ class NativeModel:
     probabilities: Callable[[np.ndarray], np.ndarray]
 
 
-def load_sklearn_model(path: Path) -> LogisticRegression:
-    # The ML team pickled with scikit-learn 1.1.1; LogisticRegression predicts the same in 1.9 (and parity
+def load_sklearn_model(path: Path) -> ClassifierMixin:
+    """Any scikit-learn classifier or pipeline that scores each label (predict_proba)."""
+    # The ML team pickled with scikit-learn 1.1.1; its LogisticRegression predicts the same in 1.9 (and parity
     # below proves the export against whatever was loaded), so only that warning is silenced.
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=InconsistentVersionWarning)
         model = joblib.load(path)
-    if not isinstance(model, LogisticRegression):
-        raise ModelContractError(f"{path.name} holds a {type(model).__name__}, not a LogisticRegression")
+    estimator = final_estimator(model)
+    # hasattr: SVC(probability=False) has the method but raises AttributeError when it is looked up.
+    if not hasattr(model, "predict_proba") or not hasattr(model, "classes_"):
+        raise ModelContractError(
+            f"sklearn model ({path.name}): {type(estimator).__name__} has no predict_proba, so it gives no score"
+            " per label (an SVC needs probability=True)"
+        )
     return model
 
 
@@ -73,8 +79,13 @@ def native_models(source: Path, labels: tuple[str, ...]) -> list[NativeModel]:
     """Source's two models, loaded and checked against the service's contract."""
     sklearn_model = load_sklearn_model(source / SOURCE_FILES["sklearn"])
     check_contract("sklearn", int(sklearn_model.n_features_in_), len(sklearn_model.classes_), labels)
-    if list(sklearn_model.classes_) != list(range(len(labels))):
-        raise ModelContractError(f"sklearn model classes are {list(sklearn_model.classes_)}, not 0..{len(labels) - 1}")
+    # Output i must be label i: the classes are the label indices, or the labels themselves in the file's order.
+    classes = np.asarray(sklearn_model.classes_).tolist()
+    if classes != list(range(len(labels))) and classes != list(labels):
+        raise ModelContractError(
+            f"sklearn model ({type(final_estimator(sklearn_model)).__name__}) classes are {classes}, not"
+            f" 0..{len(labels) - 1} or the labels file's {list(labels)} in its order"
+        )
     pytorch_model = load_pytorch_model(source / SOURCE_FILES["pytorch"])
     check_contract("pytorch", pytorch_model.feature_count, pytorch_model.class_count, labels)
     return [
