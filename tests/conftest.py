@@ -38,7 +38,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def default_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Manifest]:
     """The committed default models, exported and checked exactly as `sam build` does: the folder, and
     the manifest the build returned. Built once per test session."""
-    from model_build import build
+    from model_build.layer import build
 
     out = tmp_path_factory.mktemp("models-layer") / "models"
     return out, build(DEFAULT_ARTIFACTS, out).manifest

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from model_build import build
+from model_build.layer import build
 from model_build.training import split_iris
 from scripts.harness.local_api import post
 from scripts.project import built_models

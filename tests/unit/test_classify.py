@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from kyber.manifest import sha256_of
-from model_build import build
+from model_build.layer import build
 from scripts.harness.events import json_event, load_event, proxy_event
 from scripts.project import routes
 from tests.support.native_models import native_probabilities

@@ -111,7 +111,7 @@ def imported_by(statement: str, environment: dict[str, str]) -> set[str]:
 
 
 def test_the_models_build_does_not_import_the_serving_code():
-    modules = imported_by("import model_build", {})
+    modules = imported_by("import model_build.layer", {})
     assert {"kyber.manifest", "kyber.labels"} <= modules
     assert not {"kyber.registry", "kyber.service", "kyber.api", "kyber.observability"} & modules
     assert not any(name.startswith("aws_lambda_powertools") for name in modules)
@@ -171,3 +171,9 @@ def test_the_servers_version_is_the_projects():
     from kyber.inference_protocol import SERVER_VERSION
 
     assert tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"] == SERVER_VERSION
+
+
+def test_a_tool_that_needs_the_crystal_mlp_alone_imports_no_stage_of_the_build():
+    modules = imported_by("import model_build.crystal_mlp", {})
+    assert "torch" in modules
+    assert not {"sklearn", "skl2onnx", "onnx", "matplotlib"} & {name.split(".")[0] for name in modules}

@@ -1,5 +1,6 @@
 """The models layer's build: the ML team's native artifacts compiled into ONNX files, their labels, a model card
-per model and a hashed manifest, or nothing at all. One entry point, `build`; its stages, one module each:
+per model and a hashed manifest, or nothing at all. One entry point, `model_build.layer.build`; its stages, one
+module each:
 
   load      model_build.load      the native artifacts, read and checked against the contract (4 features in,
                                   one score per label out)
@@ -12,69 +13,5 @@ per model and a hashed manifest, or nothing at all. One entry point, `build`; it
   install   model_build.install   the finished folder put in place in one rename
 
 model_build.compile runs one model through export to card. `python -m model_build` is what `sam build` runs.
+Importing the package imports none of its stages: a tool that needs one module (crystal_mlp, parity) pays for it alone.
 """
-
-from __future__ import annotations
-
-import shutil
-import tempfile
-from dataclasses import dataclass
-from pathlib import Path
-
-from kyber.labels import read_labels
-from kyber.manifest import LABELS_FILE, Manifest
-from model_build.compile import Assessment, compile_model, evaluation_setup
-from model_build.contract import ModelContractError, ModelsLayerError, training_range
-from model_build.evaluation import EVALUATION_FILE
-from model_build.gate import QualityGate
-from model_build.install import install, write_manifest
-from model_build.load import native_models
-from model_build.parity import DEFAULT_PROBE_ROWS, ParityError, probe_features
-
-__all__ = ["Assessment", "LayerBuild", "ModelContractError", "ModelsLayerError", "ParityError", "build"]
-
-
-@dataclass(frozen=True)
-class LayerBuild:
-    """A finished build: its manifest, and each model's assessment (for the report)."""
-
-    manifest: Manifest
-    assessments: dict[str, Assessment]
-
-
-def build(
-    source: Path,
-    out: Path,
-    probe_rows: int = DEFAULT_PROBE_ROWS,
-    evaluation: Path | None = None,
-    gate: QualityGate | None = None,
-) -> LayerBuild:
-    """Compile source's native models into out, with labels, cards and manifest; return the manifest and what was
-    measured of each model. The models are measured on evaluation (source's evaluation.csv by default) and held
-    to gate (quality_gate.toml by default)."""
-    import torch
-
-    if probe_rows < 0:
-        raise ValueError("probe_rows must not be negative")
-    labels = read_labels(source / LABELS_FILE)
-    models = native_models(source, labels)
-    setup = evaluation_setup(evaluation or source / EVALUATION_FILE, labels, gate)
-    feature_range = training_range(source)
-    probe = probe_features(probe_rows)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    # One thread makes the native PyTorch figures, hence the manifest, the same on any machine.
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        compiled = {model.name: compile_model(model, staging, probe, labels, setup) for model in models}
-        entries = {name: entry for name, (entry, _) in compiled.items()}
-        manifest = write_manifest(staging, source, labels, entries, feature_range)
-        staging.chmod(0o755)
-        install(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    finally:
-        torch.set_num_threads(previous_threads)
-    return LayerBuild(manifest, {name: assessment for name, (_, assessment) in compiled.items()})

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from kyber.errors import ModelArtifactError
 from kyber.manifest import Manifest
-from model_build import ModelsLayerError, build
 from model_build.evaluation import EVALUATION_FILE, EvaluationDataError
 from model_build.gate import QualityGateError
+from model_build.layer import ModelsLayerError, build
 from model_build.parity import DEFAULT_PROBE_ROWS
 
 

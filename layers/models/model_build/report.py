@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from kyber.manifest import Manifest, ModelEntry
-from model_build import Assessment, LayerBuild, ModelsLayerError, build
 from model_build.evaluation import EVALUATION_FILE, EvaluationDataError, LabelMetrics
 from model_build.figures import parity_png
 from model_build.gate import QualityGate, QualityGateError
+from model_build.layer import Assessment, LayerBuild, ModelsLayerError, build
 
 DEFAULT_SOURCE = Path(__file__).resolve().parent.parent / "artifacts"
 STYLE = """

@@ -11,7 +11,7 @@ import numpy as np
 import onnxruntime
 import pytest
 
-from model_build import LayerBuild, build
+from model_build.layer import LayerBuild, build
 from model_build.training import DEFAULT_OUT, TrainingReport, train_default_models
 
 OnnxProbabilities = Callable[[Path, str, np.ndarray], np.ndarray]

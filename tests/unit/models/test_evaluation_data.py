@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import model_build.__main__ as build_command
-from model_build import build
 from model_build.evaluation import EvaluationDataError, read_evaluation_data
+from model_build.layer import build
 
 LABELS = ("blue", "green", "yellow")
 HEADER = "sepal_length,sepal_width,petal_length,petal_width,label\n"

@@ -22,10 +22,10 @@ from sklearn.linear_model import LogisticRegression
 import model_build.__main__ as build_command
 from kyber.errors import ModelArtifactError
 from kyber.manifest import Manifest, TrainingRange, read_manifest, sha256_of
-from model_build import ModelContractError, ParityError, build
 from model_build import export as export_stage
 from model_build import load as load_stage
 from model_build.crystal_mlp import CrystalMLP
+from model_build.layer import ModelContractError, ParityError, build
 from model_build.parity import DEFAULT_PROBE_ROWS, probe_features
 from tests.support.native_models import native_probabilities
 

@@ -14,8 +14,8 @@ from sklearn.linear_model import LogisticRegression
 import model_build
 import model_build.__main__ as build_command
 from kyber.manifest import Manifest
-from model_build import LayerBuild, build
 from model_build.gate import QUALITY_GATE_FILE, QualityGate, QualityGateError
+from model_build.layer import LayerBuild, build
 from model_build.load import load_sklearn_model
 from model_build.training import split_iris
 

@@ -18,9 +18,9 @@ from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassif
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 
-from model_build import ModelContractError, ParityError, build
 from model_build import load as load_stage
 from model_build.export import PROBABILITIES_OUTPUT, export_sklearn
+from model_build.layer import ModelContractError, ParityError, build
 from model_build.training import split_iris
 from scripts.harness.events import json_event
 from tests.support.service import configure_service
