@@ -54,3 +54,29 @@ class CrystalMLP(torch.nn.Module):
         model = cls(feature_count=feature_count, class_count=class_count, hidden_units=hidden_units)
         model.load_state_dict(state, strict=True)
         return model.eval()
+
+
+class DeliveredNetwork(torch.nn.Module):
+    """A network the ML team delivered (TorchScript), as the build exports and serves it: its scores, with a
+    softmax over them when they are logits, and the widths the contract checks."""
+
+    def __init__(self, network: torch.nn.Module, feature_count: int, class_count: int, *, logits: bool) -> None:
+        super().__init__()
+        self.network = network
+        self._widths = (feature_count, class_count)
+        self.logits = logits
+        # Served as evaluated: dropout off, batch norm on its running statistics. Exporting restores the mode the
+        # module had, so it must be this one's too, not only its network's.
+        self.eval()
+
+    @property
+    def feature_count(self) -> int:
+        return self._widths[0]
+
+    @property
+    def class_count(self) -> int:
+        return self._widths[1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        scores = self.network(x)
+        return torch.softmax(scores, dim=1) if self.logits else scores

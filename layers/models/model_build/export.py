@@ -25,7 +25,7 @@ from kyber.manifest import session_options
 from model_build.contract import FEATURE_COUNT, ModelContractError
 
 if TYPE_CHECKING:
-    from model_build.crystal_mlp import CrystalMLP
+    from model_build.crystal_mlp import CrystalMLP, DeliveredNetwork
 
 ONNX_OPSET = 17
 
@@ -88,9 +88,14 @@ def export_sklearn(model: ClassifierMixin, path: Path) -> None:
     path.write_bytes(onnx_model.SerializeToString())
 
 
-def export_pytorch(model: CrystalMLP, path: Path) -> None:
+def export_pytorch(model: CrystalMLP | DeliveredNetwork, path: Path) -> None:
     import torch
 
+    from model_build.crystal_mlp import DeliveredNetwork
+
+    # A delivered TorchScript network is exported scripted, with its softmax: the TorchScript exporter cannot trace
+    # a Python module through a scripted one.
+    exported = torch.jit.script(model) if isinstance(model, DeliveredNetwork) else model
     with warnings.catch_warnings():
         # torch.export's exporter (dynamo=True) needs onnxscript, which is not installed; the TorchScript
         # exporter handles this static MLP exactly and writes the same bytes every time.
@@ -99,7 +104,7 @@ def export_pytorch(model: CrystalMLP, path: Path) -> None:
             "ignore", category=DeprecationWarning, module=r"torch\.onnx\._internal\.torchscript_exporter\."
         )
         torch.onnx.export(
-            model,
+            exported,
             (torch.zeros(1, model.feature_count),),
             str(path),
             dynamo=False,

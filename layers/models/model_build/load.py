@@ -14,13 +14,12 @@ import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.exceptions import InconsistentVersionWarning
 
-from model_build.contract import ModelContractError, check_contract
+from model_build.contract import FEATURE_COUNT, ModelContractError, check_contract
+from model_build.delivery import read_delivery
 from model_build.export import export_pytorch, export_sklearn, final_estimator
 
 if TYPE_CHECKING:
-    from model_build.crystal_mlp import CrystalMLP
-
-SOURCE_FILES = {"sklearn": "sklearn.model", "pytorch": "pytorch.model"}
+    from model_build.crystal_mlp import CrystalMLP, DeliveredNetwork
 
 
 @dataclass(frozen=True)
@@ -65,7 +64,39 @@ def load_pytorch_model(path: Path) -> CrystalMLP:
         raise ModelContractError(f"{path.name} is not a CrystalMLP state dict: {exc}") from exc
 
 
-def _torch_probabilities(model: CrystalMLP) -> Callable[[np.ndarray], np.ndarray]:
+def load_torchscript_network(path: Path, output: str, labels: tuple[str, ...]) -> DeliveredNetwork:
+    """Any network saved with torch.jit.save that takes [batch, 4], in eval mode (dropout off, batch norm on its
+    running statistics); logits get a softmax, which the export then carries. A network whose input or output
+    width is not the contract's is refused naming both widths."""
+    import torch
+
+    from model_build.crystal_mlp import DeliveredNetwork
+
+    try:
+        network = torch.jit.load(str(path), map_location="cpu")
+    except Exception as exc:  # torch raises RuntimeError, ValueError, or zipfile errors for what is not TorchScript
+        raise ModelContractError(
+            f"pytorch model ({path.name}): not a TorchScript file: {str(exc).splitlines()[0]}"
+        ) from exc
+    network.eval()
+    declared = next((module.in_features for module in network.modules() if hasattr(module, "in_features")), None)
+    if declared is not None and declared != FEATURE_COUNT:
+        raise ModelContractError(f"pytorch model ({path.name}) takes {declared} features, the contract {FEATURE_COUNT}")
+    try:
+        with torch.no_grad():
+            width = network(torch.zeros(2, FEATURE_COUNT)).shape
+    except Exception as exc:  # a network that cannot take [batch, 4] fails in any of torch's errors
+        raise ModelContractError(
+            f"pytorch model ({path.name}) does not take [batch, {FEATURE_COUNT}]: {str(exc).splitlines()[0]}"
+        ) from exc
+    if len(width) != 2 or width[1] != len(labels):
+        raise ModelContractError(
+            f"pytorch model ({path.name}) gives {list(width)[1:]} outputs per row, the labels file names {len(labels)}"
+        )
+    return DeliveredNetwork(network, FEATURE_COUNT, len(labels), logits=output == "logits")
+
+
+def _torch_probabilities(model: CrystalMLP | DeliveredNetwork) -> Callable[[np.ndarray], np.ndarray]:
     import torch
 
     def probabilities(rows: np.ndarray) -> np.ndarray:
@@ -76,8 +107,11 @@ def _torch_probabilities(model: CrystalMLP) -> Callable[[np.ndarray], np.ndarray
 
 
 def native_models(source: Path, labels: tuple[str, ...]) -> list[NativeModel]:
-    """Source's two models, loaded and checked against the service's contract."""
-    sklearn_model = load_sklearn_model(source / SOURCE_FILES["sklearn"])
+    """Source's two models, as its models.toml (or the defaults) says they are, loaded and checked against the
+    service's contract."""
+    delivered = read_delivery(source)
+    sklearn_source, pytorch_source = source / delivered["sklearn"].file, source / delivered["pytorch"].file
+    sklearn_model = load_sklearn_model(sklearn_source)
     check_contract("sklearn", int(sklearn_model.n_features_in_), len(sklearn_model.classes_), labels)
     # Output i must be label i: the classes are the label indices, or the labels themselves in the file's order.
     classes = np.asarray(sklearn_model.classes_).tolist()
@@ -86,18 +120,22 @@ def native_models(source: Path, labels: tuple[str, ...]) -> list[NativeModel]:
             f"sklearn model ({type(final_estimator(sklearn_model)).__name__}) classes are {classes}, not"
             f" 0..{len(labels) - 1} or the labels file's {list(labels)} in its order"
         )
-    pytorch_model = load_pytorch_model(source / SOURCE_FILES["pytorch"])
+    pytorch_model: CrystalMLP | DeliveredNetwork
+    if delivered["pytorch"].format == "torchscript":
+        pytorch_model = load_torchscript_network(pytorch_source, delivered["pytorch"].output, labels)
+    else:
+        pytorch_model = load_pytorch_model(pytorch_source)
     check_contract("pytorch", pytorch_model.feature_count, pytorch_model.class_count, labels)
     return [
         NativeModel(
             "sklearn",
-            source / SOURCE_FILES["sklearn"],
+            sklearn_source,
             lambda path: export_sklearn(sklearn_model, path),
             sklearn_model.predict_proba,
         ),
         NativeModel(
             "pytorch",
-            source / SOURCE_FILES["pytorch"],
+            pytorch_source,
             lambda path: export_pytorch(pytorch_model, path),
             _torch_probabilities(pytorch_model),
         ),
