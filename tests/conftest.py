@@ -20,6 +20,7 @@ from tests.support.service import DEFAULT_ARTIFACTS, DEPLOYED_SIZES, TEST_ENVIRO
 
 if TYPE_CHECKING:
     from kyber.manifest import Manifest
+    from model_build.layer import LayerBuild
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -35,13 +36,24 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def default_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Manifest]:
-    """The committed default models, exported and checked exactly as `sam build` does: the folder, and
-    the manifest the build returned. Built once per test session."""
+def default_layer(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, LayerBuild]:
+    """The committed default models, exported and checked exactly as `sam build` does: the folder, and what the
+    build returned (its manifest, and what it measured of each model). Built once per test session."""
     from model_build.layer import build
 
     out = tmp_path_factory.mktemp("models-layer") / "models"
-    return out, build(DEFAULT_ARTIFACTS, out).manifest
+    return out, build(DEFAULT_ARTIFACTS, out)
+
+
+@pytest.fixture(scope="session")
+def default_build(default_layer: tuple[Path, LayerBuild]) -> tuple[Path, Manifest]:
+    """The default models layer's folder and manifest."""
+    return default_layer[0], default_layer[1].manifest
+
+
+@pytest.fixture(scope="session")
+def default_layer_build(default_layer: tuple[Path, LayerBuild]) -> LayerBuild:
+    return default_layer[1]
 
 
 @pytest.fixture(scope="session")

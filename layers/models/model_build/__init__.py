@@ -8,6 +8,7 @@ module each:
   parity    model_build.parity    each export against its native model on probe and evaluation rows
   evaluate  model_build.evaluation  each model, as served, measured on the held-out evaluation rows
   gate      model_build.gate      the quality gate (quality_gate.toml)
+  cost      model_build.cost      the serving-cost gate: size, load time, memory, latency (serving_cost.toml)
   card      model_build.card      a model card per model (Model Card Toolkit's schema)
   manifest  model_build.install   labels, hashes and figures in manifest.json
   install   model_build.install   the finished folder put in place in one rename

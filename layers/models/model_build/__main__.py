@@ -9,14 +9,14 @@ import time
 from pathlib import Path
 
 from kyber.errors import ModelArtifactError
-from kyber.manifest import Manifest
 from model_build.evaluation import EVALUATION_FILE, EvaluationDataError
 from model_build.gate import QualityGateError
-from model_build.layer import ModelsLayerError, build
+from model_build.layer import LayerBuild, ModelsLayerError, build
 from model_build.parity import DEFAULT_PROBE_ROWS
 
 
-def summary(manifest: Manifest, out: Path, seconds: float) -> str:
+def summary(built: LayerBuild, out: Path, seconds: float) -> str:
+    manifest = built.manifest
     lines = [f"models layer in {out} ({seconds:.1f} s), labels {list(manifest.labels)}"]
     for name, model in manifest.models.items():
         parity, evaluation = model.parity, model.evaluation
@@ -25,7 +25,9 @@ def summary(manifest: Manifest, out: Path, seconds: float) -> str:
             f"  {name:8} {model.file:13} {size:>7,} B  sha256 {model.sha256[:12]}  "
             f"parity on {parity.rows:,} rows: max |dp| {parity.max_abs_diff:.2e}, argmax identical\n"
             f"  {'':8} {EVALUATION_FILE} ({evaluation.rows} rows): accuracy {evaluation.accuracy:.4f}, "
-            f"lowest recall {evaluation.lowest_recall:.4f}, log loss {evaluation.log_loss:.4f}; card {model.card.file}"
+            f"lowest recall {evaluation.lowest_recall:.4f}, log loss {evaluation.log_loss:.4f}; "
+            f"card {model.card.file}\n"
+            f"  {'':8} {built.assessments[name].cost.summary()}"
         )
     return "\n".join(lines)
 
@@ -39,11 +41,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.perf_counter()
     try:
-        manifest = build(args.source, args.out, args.probe_rows, args.evaluation).manifest
+        built = build(args.source, args.out, args.probe_rows, args.evaluation)
     except (ModelsLayerError, ModelArtifactError, EvaluationDataError, QualityGateError, ValueError, OSError) as exc:
         print(f"model_build: {exc}", file=sys.stderr)
         return 1
-    print(summary(manifest, args.out, time.perf_counter() - started))
+    print(summary(built, args.out, time.perf_counter() - started))
     return 0
 
 

@@ -17,6 +17,8 @@ import onnxruntime
 from kyber.manifest import Evaluation, FileRef, ModelEntry, Parity, sha256_of
 from model_build.card import CardInputs, card_json, model_card
 from model_build.contract import FEATURE_COUNT
+from model_build.cost import ServingCost, ServingCostGate
+from model_build.cost import measure as measure_cost
 from model_build.evaluation import EVALUATION_FILE, EvaluationData, Metrics, measure, read_evaluation_data
 from model_build.export import PROBABILITIES_OUTPUT, describe_session, onnx_session
 from model_build.figures import calibration_png, confusion_matrix_png
@@ -30,12 +32,14 @@ CARD_FILES = {"sklearn": "sklearn.model-card.json", "pytorch": "pytorch.model-ca
 
 @dataclass(frozen=True)
 class Assessment:
-    """What the build measured of one model on the evaluation rows, and per row how far its export is from it."""
+    """What the build measured of one model on the evaluation rows, per row how far its export is from it, and
+    what serving it costs."""
 
     metrics: Metrics
     probe_differences: np.ndarray
     evaluation_differences: np.ndarray
     graphics: dict[str, bytes]
+    cost: ServingCost
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class EvaluationSetup:
     data_sha256: str
     gate: QualityGate
     built: date
+    cost_gate: ServingCostGate
 
 
 @dataclass(frozen=True)
@@ -78,7 +83,7 @@ def parity(
     """The served scores of features, the export's parity with the native model on them, and per row how far apart."""
     rows, scores = served.scores(features)
     native = model.probabilities(rows)
-    return scores, measure_parity(name, rows, native, scores), row_differences(native, scores)
+    return scores, measure_parity(name, rows, native, scores, model.tolerance), row_differences(native, scores)
 
 
 def compile_model(
@@ -92,9 +97,13 @@ def compile_model(
     )
     metrics = measure(scores, setup.data.target, labels)
     setup.gate.check(model.name, metrics)
+    cost = measure_cost(served.path, served.description["input_name"], served.description["input_dtype"])
+    setup.cost_gate.check(model.name, cost)
     served_file = FileRef(file=served.path.name, sha256=sha256_of(served.path))
     source_file = FileRef(file=model.source.name, sha256=sha256_of(model.source))
-    assessment = Assessment(metrics, probe_differences, evaluation_differences, graphics(model.name, labels, metrics))
+    assessment = Assessment(
+        metrics, probe_differences, evaluation_differences, graphics(model.name, labels, metrics), cost
+    )
     card = CardInputs(
         name=model.name,
         served=served_file,
@@ -159,4 +168,5 @@ def evaluation_setup(path: Path, labels: tuple[str, ...], gate: QualityGate | No
         data_sha256=sha256_of(path),
         gate=gate or QualityGate.read(),
         built=build_date(),
+        cost_gate=ServingCostGate.read(),
     )

@@ -56,6 +56,14 @@ def final_estimator(model: ClassifierMixin) -> ClassifierMixin:
     return model[-1] if isinstance(model, Pipeline) else model
 
 
+def summed_trees(model: ClassifierMixin) -> int:
+    """How many trees a model's export adds up per score: an ensemble's, one for a single tree, none otherwise."""
+    estimator = final_estimator(model)
+    if isinstance(estimator, BaseDecisionTree):
+        return 1
+    return len(getattr(estimator, "estimators_", ())) if isinstance(estimator, SINGLE_PRECISION_FAMILIES) else 0
+
+
 def export_precision(model: ClassifierMixin) -> str:
     """The precision a scikit-learn model is exported and served in: float32 for trees, else float64."""
     return "float32" if isinstance(final_estimator(model), SINGLE_PRECISION_FAMILIES) else "float64"

@@ -16,7 +16,8 @@ from sklearn.exceptions import InconsistentVersionWarning
 
 from model_build.contract import FEATURE_COUNT, ModelContractError, check_contract
 from model_build.delivery import read_delivery
-from model_build.export import export_pytorch, export_sklearn, final_estimator
+from model_build.export import export_precision, export_pytorch, export_sklearn, final_estimator, summed_trees
+from model_build.parity import tolerance_for
 
 if TYPE_CHECKING:
     from model_build.crystal_mlp import CrystalMLP, DeliveredNetwork
@@ -30,6 +31,8 @@ class NativeModel:
     source: Path
     export: Callable[[Path], None]
     probabilities: Callable[[np.ndarray], np.ndarray]
+    # The parity tolerance the export is held to; None: that of the precision it computes in.
+    tolerance: float | None = None
 
 
 def load_sklearn_model(path: Path) -> ClassifierMixin:
@@ -132,6 +135,7 @@ def native_models(source: Path, labels: tuple[str, ...]) -> list[NativeModel]:
             sklearn_source,
             lambda path: export_sklearn(sklearn_model, path),
             sklearn_model.predict_proba,
+            tolerance_for(export_precision(sklearn_model), summed_trees(sklearn_model)),
         ),
         NativeModel(
             "pytorch",

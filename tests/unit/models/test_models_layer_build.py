@@ -294,6 +294,7 @@ def test_cli_build_of_default_artifacts_prints_parity_and_sizes(
     assert "sklearn.onnx" in printed
     assert "pytorch.onnx" in printed
     assert "parity on 1,150 rows" in printed
+    assert printed.count("serving cost: ") == 2
     assert (out / "manifest.json").is_file()
 
 

@@ -1,0 +1,116 @@
+"""The serving-cost stage: each model's ONNX file loaded and run in ONNX Runtime as the service runs it, its size,
+session load time, memory added and one-row and 10,000-row times measured, and held to the limits of
+serving_cost.toml. Times are the best of several runs, so that a busy machine refuses no model by chance."""
+
+from __future__ import annotations
+
+import os
+import time
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from model_build.contract import FEATURE_COUNT, ModelsLayerError
+from model_build.export import onnx_session
+
+SERVING_COST_FILE = Path(__file__).resolve().parent.parent / "serving_cost.toml"
+LIMITS = ("max_onnx_bytes", "max_load_ms", "max_memory_added_mb", "max_one_row_ms", "max_rows_10000_ms")
+BATCH_ROWS = 10_000
+
+
+@dataclass(frozen=True)
+class ServingCost:
+    """What serving the model costs, as the build measured it in ONNX Runtime: its file's size, the time to create
+    its session, the resident memory that and a 10,000-row run added, and the time of one row and of 10,000 rows.
+    Printed by the build and held to the gate, not written into the manifest: timings differ from run to run, and
+    the same models must build the same manifest, whose hash names a release and whose change publishes versions."""
+
+    onnx_bytes: int
+    load_ms: float
+    memory_added_bytes: int
+    one_row_ms: float
+    rows_10000_ms: float
+
+    def summary(self) -> str:
+        return (
+            f"serving cost: {self.onnx_bytes:,} B, session load {self.load_ms:.1f} ms, memory added "
+            f"{self.memory_added_bytes / 2**20:.1f} MB, one row {self.one_row_ms:.3f} ms, "
+            f"{BATCH_ROWS:,} rows {self.rows_10000_ms:.1f} ms"
+        )
+
+
+class ServingCostError(ModelsLayerError):
+    """A model costs more to serve than a limit of the serving-cost gate, or the gate's file is not usable."""
+
+
+def _resident_bytes() -> int:
+    """This process's resident memory (Linux's /proc)."""
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def _best_ms(run: object, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        run()  # type: ignore[operator]
+        times.append((time.perf_counter() - started) * 1000)
+    return min(times)
+
+
+def measure(path: Path, input_name: str, input_dtype: str) -> ServingCost:
+    """What serving the ONNX file costs, on seeded rows like the droids' (in [0, 8])."""
+    before = _resident_bytes()
+    load_ms = _best_ms(lambda: onnx_session(path), 3)
+    session = onnx_session(path)
+    rows = np.random.default_rng(0).uniform(0.0, 8.0, size=(BATCH_ROWS, FEATURE_COUNT)).astype(input_dtype)
+    one_row_ms = _best_ms(lambda: session.run(None, {input_name: rows[:1]}), 50)
+    rows_10000_ms = _best_ms(lambda: session.run(None, {input_name: rows}), 5)
+    return ServingCost(
+        onnx_bytes=path.stat().st_size,
+        load_ms=round(load_ms, 3),
+        memory_added_bytes=max(0, _resident_bytes() - before),
+        one_row_ms=round(one_row_ms, 4),
+        rows_10000_ms=round(rows_10000_ms, 3),
+    )
+
+
+@dataclass(frozen=True)
+class ServingCostGate:
+    max_onnx_bytes: int
+    max_load_ms: float
+    max_memory_added_mb: float
+    max_one_row_ms: float
+    max_rows_10000_ms: float
+    source: Path
+
+    @classmethod
+    def read(cls, path: Path = SERVING_COST_FILE) -> ServingCostGate:
+        try:
+            document = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ServingCostError(f"cannot read the serving-cost gate {path}: {exc}") from None
+        if set(document) != set(LIMITS):
+            raise ServingCostError(f"{path} must set exactly {sorted(LIMITS)}, not {sorted(document)}")
+        for key, value in document.items():
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+                raise ServingCostError(f"{path}: {key} must be a positive number, not {value!r}")
+        return cls(**document, source=path)
+
+    def check(self, model: str, cost: ServingCost) -> None:
+        """A ServingCostError naming the model, the figure, its value and the limit, for the first one above."""
+        checks = [
+            ("ONNX file", cost.onnx_bytes, self.max_onnx_bytes, "{:,.0f} bytes"),
+            ("session load", cost.load_ms, self.max_load_ms, "{:.1f} ms"),
+            ("memory added", cost.memory_added_bytes / 2**20, self.max_memory_added_mb, "{:.1f} MB"),
+            ("one row", cost.one_row_ms, self.max_one_row_ms, "{:.3f} ms"),
+            (f"{BATCH_ROWS:,} rows", cost.rows_10000_ms, self.max_rows_10000_ms, "{:.1f} ms"),
+        ]
+        for figure, value, limit, unit in checks:
+            if not value <= limit:
+                raise ServingCostError(
+                    f"serving cost gate: model {model}'s {figure} is {unit.format(value)}, above the limit "
+                    f"{unit.format(limit)} set in {self.source.name}"
+                )
