@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import time
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import numpy as np
 
 from model_build.contract import FEATURE_COUNT, ModelsLayerError
 from model_build.export import onnx_session
+from model_build.gate import read_thresholds
 
 SERVING_COST_FILE = Path(__file__).resolve().parent.parent / "serving_cost.toml"
 LIMITS = ("max_onnx_bytes", "max_load_ms", "max_memory_added_mb", "max_one_row_ms", "max_rows_10000_ms")
@@ -88,16 +88,10 @@ class ServingCostGate:
 
     @classmethod
     def read(cls, path: Path = SERVING_COST_FILE) -> ServingCostGate:
-        try:
-            document = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ServingCostError(f"cannot read the serving-cost gate {path}: {exc}") from None
-        if set(document) != set(LIMITS):
-            raise ServingCostError(f"{path} must set exactly {sorted(LIMITS)}, not {sorted(document)}")
-        for key, value in document.items():
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-                raise ServingCostError(f"{path}: {key} must be a positive number, not {value!r}")
-        return cls(**document, source=path)
+        limits = read_thresholds(
+            path, LIMITS, "serving-cost gate", lambda value: value > 0, "a positive number", ServingCostError
+        )
+        return cls(**limits, source=path)
 
     def check(self, model: str, cost: ServingCost) -> None:
         """A ServingCostError naming the model, the figure, its value and the limit, for the first one above."""

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from model_build.evaluation import Metrics
 
@@ -15,6 +17,22 @@ class QualityGateError(Exception):
     """A model scores below a threshold of the quality gate, or the gate's file is not usable."""
 
 
+def read_thresholds(
+    path: Path, keys: Iterable[str], gate: str, valid: Callable[[float], bool], valid_text: str, error: type[Exception]
+) -> dict[str, Any]:
+    """A gate's file: exactly these keys, each a number valid() accepts; otherwise error, naming what is wrong."""
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise error(f"cannot read the {gate} {path}: {exc}") from None
+    if set(document) != set(keys):
+        raise error(f"{path} must set exactly {sorted(keys)}, not {sorted(document)}")
+    for key, value in document.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or not valid(value):
+            raise error(f"{path}: {key} must be {valid_text}, not {value!r}")
+    return document
+
+
 @dataclass(frozen=True)
 class QualityGate:
     min_accuracy: float
@@ -23,16 +41,14 @@ class QualityGate:
 
     @classmethod
     def read(cls, path: Path = QUALITY_GATE_FILE) -> QualityGate:
-        try:
-            document = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise QualityGateError(f"cannot read the quality gate {path}: {exc}") from None
-        expected = {"min_accuracy", "min_lowest_recall"}
-        if set(document) != expected:
-            raise QualityGateError(f"{path} must set exactly {sorted(expected)}, not {sorted(document)}")
-        for key, value in document.items():
-            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-                raise QualityGateError(f"{path}: {key} must be a number from 0 to 1, not {value!r}")
+        document = read_thresholds(
+            path,
+            ("min_accuracy", "min_lowest_recall"),
+            "quality gate",
+            lambda value: 0 <= value <= 1,
+            "a number from 0 to 1",
+            QualityGateError,
+        )
         return cls(float(document["min_accuracy"]), float(document["min_lowest_recall"]), path)
 
     def check(self, model: str, metrics: Metrics) -> None:
