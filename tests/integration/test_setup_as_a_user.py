@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import os
 import pwd
+import shutil
 import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -28,11 +32,25 @@ def developer() -> pwd.struct_passwd:
         return pwd.getpwnam(USER)
 
 
-def as_developer(user: pwd.struct_passwd, command: list[str]) -> subprocess.CompletedProcess[str]:
+@pytest.fixture(scope="module")
+def checkout(developer: pwd.struct_passwd) -> Iterator[Path]:
+    """What the developer's own clone holds for setting up and serving, where they can read it (this clone may
+    sit under a folder only root may enter)."""
+    folder = Path(tempfile.mkdtemp(prefix="kyber-developer-"))
+    for name in ("Makefile", "template.yaml", "samconfig.toml"):
+        shutil.copy(REPO / name, folder / name)
+    for name in ("scripts", "requirements", "stacks", "functions", "layers"):
+        shutil.copytree(REPO / name, folder / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    subprocess.run(["chown", "-R", f"{developer.pw_uid}:{developer.pw_gid}", str(folder)], check=True)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def as_developer(user: pwd.struct_passwd, checkout: Path, command: list[str]) -> subprocess.CompletedProcess[str]:
     environment = {"HOME": user.pw_dir, "PATH": os.environ["PATH"], "LANG": "C.UTF-8"}
     return subprocess.run(
         ["runuser", "-u", user.pw_name, "--", "env", "-i", *(f"{k}={v}" for k, v in environment.items()), *command],
-        cwd=REPO,
+        cwd=checkout,
         capture_output=True,
         text=True,
         timeout=600,
@@ -40,9 +58,9 @@ def as_developer(user: pwd.struct_passwd, command: list[str]) -> subprocess.Comp
     )
 
 
-def test_the_emulator_setup_runs_as_a_user_with_a_cache_of_their_own(developer):
-    # When the emulator's setup runs as the developer, Docker and the image being there
-    run = as_developer(developer, ["scripts/emulator/prepare.sh"])
+def test_the_emulator_setup_runs_as_a_user_with_a_cache_of_their_own(developer, checkout):
+    # When the emulator's setup runs as the developer, from their clone, Docker and the image being there
+    run = as_developer(developer, checkout, ["scripts/emulator/prepare.sh"])
     # Then it is ready, having started and installed nothing, with its lock in the developer's cache
     assert run.returncode == 0, run.stderr
     assert "ready in" in run.stdout
@@ -51,9 +69,9 @@ def test_the_emulator_setup_runs_as_a_user_with_a_cache_of_their_own(developer):
     assert os.stat(f"{developer.pw_dir}/.cache/kyber-emulator/.lock").st_uid == developer.pw_uid
 
 
-def test_serving_asks_for_neither_chromium_nor_root(developer):
+def test_serving_asks_for_neither_chromium_nor_root(developer, checkout):
     # When make works out what serving takes (a dry run: what it would run, nothing run)
-    run = as_developer(developer, ["make", "--dry-run", "serve"])
+    run = as_developer(developer, checkout, ["make", "--dry-run", "serve"])
     # Then it prepares the emulator, builds and serves, and installs no browser
     assert run.returncode == 0, run.stderr
     assert "scripts/emulator/prepare.sh" in run.stdout
