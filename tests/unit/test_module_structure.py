@@ -123,7 +123,8 @@ def test_a_functions_init_imports_no_tracing_sdk_no_aws_sdk_and_no_event_handler
     assert f"functions.{route}.app" in modules
     assert "onnxruntime" in modules
     assert not [name for name in modules if name.split(".")[0] in {"aws_xray_sdk", "boto3"}]
-    # Routing is kyber.api's: Powertools' event handler is a noticeable part of a cold start to import (README).
+    # Routing is kyber.api's: Powertools' event handler is a noticeable part of a cold start to import
+    # (docs/design.md, decision 5).
     assert not [name for name in modules if name.startswith("aws_lambda_powertools.event_handler")]
     # Powertools imports the bare botocore package (none of its modules) to tag its user agent.
     assert not [name for name in modules if name.startswith("botocore.")]
