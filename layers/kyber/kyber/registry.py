@@ -141,13 +141,9 @@ def get_registry() -> ModelRegistry:
     """This execution environment's registry, over the models layer or the S3 model source, with the labels the
     stack watches."""
     settings = get_settings()
-    if not settings.model_source:
-        return check_labels(ModelRegistry(settings.models_dir), settings.expected_labels)
-    started = time.perf_counter()
-    models_dir = download_models(settings.model_source, settings.download_dir)
-    logger.info(
-        "models fetched",
-        source=settings.model_source,
-        duration_ms=elapsed_ms(started),
-    )
+    models_dir = settings.models_dir
+    if settings.model_source:
+        started = time.perf_counter()
+        models_dir = download_models(settings.model_source, settings.download_dir)
+        logger.info("models fetched", source=settings.model_source, duration_ms=elapsed_ms(started))
     return check_labels(ModelRegistry(models_dir), settings.expected_labels)

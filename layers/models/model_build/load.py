@@ -82,9 +82,10 @@ def load_torchscript_network(path: Path, output: str, labels: tuple[str, ...]) -
             f"pytorch model ({path.name}): not a TorchScript file: {str(exc).splitlines()[0]}"
         ) from exc
     network.eval()
+    # Its first layer says how many features it takes, where it has one: checked before the network is run.
     declared = next((module.in_features for module in network.modules() if hasattr(module, "in_features")), None)
-    if declared is not None and declared != FEATURE_COUNT:
-        raise ModelContractError(f"pytorch model ({path.name}) takes {declared} features, the contract {FEATURE_COUNT}")
+    if declared is not None:
+        check_contract("pytorch", declared, len(labels), labels)
     try:
         with torch.no_grad():
             width = network(torch.zeros(2, FEATURE_COUNT)).shape
@@ -92,11 +93,9 @@ def load_torchscript_network(path: Path, output: str, labels: tuple[str, ...]) -
         raise ModelContractError(
             f"pytorch model ({path.name}) does not take [batch, {FEATURE_COUNT}]: {str(exc).splitlines()[0]}"
         ) from exc
-    if len(width) != 2 or width[1] != len(labels):
-        raise ModelContractError(
-            f"pytorch model ({path.name}) gives {list(width)[1:]} outputs per row, the labels file names {len(labels)}"
-        )
-    return DeliveredNetwork(network, FEATURE_COUNT, len(labels), logits=output == "logits")
+    if len(width) != 2:
+        raise ModelContractError(f"pytorch model ({path.name}) gives scores of shape {list(width)} for 2 rows")
+    return DeliveredNetwork(network, FEATURE_COUNT, int(width[1]), logits=output == "logits")
 
 
 def _torch_probabilities(model: CrystalMLP | DeliveredNetwork) -> Callable[[np.ndarray], np.ndarray]:

@@ -100,10 +100,10 @@ def test_a_torchscript_network_builds_and_is_served_as_it_scores_in_eval_mode(
 @pytest.mark.parametrize(
     ("network", "refusal"),
     [
-        (nn.Sequential(nn.Linear(5, 3)), "pytorch model (network.pt) takes 5 features, the contract 4"),
+        (nn.Sequential(nn.Linear(5, 3)), "pytorch model takes 5 features, not 4"),
         (
             nn.Sequential(nn.Linear(4, 4)),
-            "pytorch model (network.pt) gives [4] outputs per row, the labels file names 3",
+            "pytorch model gives 4 outputs but the labels file names 3: ['blue', 'green', 'yellow']",
         ),
     ],
 )
