@@ -126,3 +126,30 @@ def test_a_manifest_that_is_not_an_object_is_refused():
 def test_a_manifest_number_may_be_an_integer_or_a_float(default_build, value):
     raw = mutated_manifest(default_build, set_field("models", "sklearn", "parity", "max_abs_diff", value))
     assert Manifest.from_json(raw, Path("m.json")).models["sklearn"].parity.max_abs_diff == float(value)
+
+
+def test_a_manifest_without_challengers_writes_no_challengers_key_and_reads_back_none(default_build):
+    _, manifest = default_build
+    assert "challengers" not in json.loads(manifest.to_json())
+    assert Manifest.from_json(manifest.to_json().encode(), Path("m.json")).challengers == {}
+
+
+def test_a_manifest_with_a_challenger_reads_it_back_and_names_its_files_among_the_layers(default_build):
+    # Given the default manifest with the sklearn entry as a challenger under challenger/
+    _, manifest = default_build
+    entry = json.loads(manifest.to_json())["models"]["sklearn"]
+    entry["file"], entry["card"]["file"] = "challenger/sklearn.onnx", "challenger/sklearn.model-card.json"
+    raw = mutated_manifest(default_build, set_field("challengers", {"sklearn": entry}))
+    # When it is read
+    read = Manifest.from_json(raw, Path("m.json"))
+    # Then the challenger is there, written back byte for byte, and its files are hashed like the champion's
+    assert read.challengers["sklearn"].file == "challenger/sklearn.onnx"
+    assert json.loads(read.to_json()) == json.loads(raw)
+    assert {"challenger/sklearn.onnx", "challenger/sklearn.model-card.json"} <= set(read.files())
+
+
+def test_a_challenger_for_a_model_the_manifest_does_not_serve_is_refused(default_build):
+    entry = json.loads(default_build[1].to_json())["models"]["sklearn"]
+    with pytest.raises(ModelArtifactError) as refused:
+        Manifest.from_json(mutated_manifest(default_build, set_field("challengers", {"xgb": entry})), Path("m.json"))
+    assert str(refused.value) == "m.json: a challenger for a model it does not serve: xgb"

@@ -12,7 +12,7 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,9 @@ MANIFEST_FORMAT = 2
 LABELS_FILE = "output_labels.txt"
 # Delivered beside the models: each feature's smallest and largest value in the data they were trained on.
 TRAINING_RANGE_FILE = "training_range.json"
+# The folder, in a delivery and in the built layer alike, that holds the challengers: candidates built beside the
+# models they may replace.
+CHALLENGER_DIR = "challenger"
 
 
 @dataclass(frozen=True)
@@ -112,14 +115,20 @@ class Manifest:
     built_with: Mapping[str, str]
     # Absent from manifests built before the build recorded it: the service then counts no such rows.
     training_range: TrainingRange | None = None
+    # A candidate per served model, built beside it (paths under CHALLENGER_DIR); written only when there is one,
+    # so a layer without challengers keeps the manifest it always had.
+    challengers: Mapping[str, ModelEntry] = field(default_factory=dict)
 
     def files(self) -> list[str]:
         """The names of the files the manifest describes, beside it in the models folder."""
-        models = self.models.values()
+        models = [*self.models.values(), *self.challengers.values()]
         return [self.labels_file.file, *(entry.file for entry in models), *(entry.card.file for entry in models)]
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2) + "\n"
+        document = asdict(self)
+        if not self.challengers:
+            del document["challengers"]
+        return json.dumps(document, indent=2) + "\n"
 
     @classmethod
     def from_json(cls, raw: bytes, where: Path) -> Manifest:
@@ -133,6 +142,9 @@ class Manifest:
             raise ModelArtifactError(f"{where} is not manifest format {MANIFEST_FORMAT}")
         models = fields.get("models", dict)
         feature_count = fields.get("feature_count", int)
+        challengers = fields.get("challengers", dict) if "challengers" in document else {}
+        if unknown := sorted(set(challengers) - set(models)):
+            raise ModelArtifactError(f"{where}: a challenger for a model it does not serve: {', '.join(unknown)}")
         training_range = None
         if "training_range" in document:
             training_range = fields.nested("training_range").training_range()
@@ -146,6 +158,7 @@ class Manifest:
             models={name: fields.nested("models", name).model_entry() for name in models},
             built_with=fields.get("built_with", dict),
             training_range=training_range,
+            challengers={name: fields.nested("challengers", name).model_entry() for name in challengers},
         )
 
 
