@@ -115,7 +115,7 @@ mutation: .venv-mutation/.installed
 # The mutants of one small module, in a few minutes, failing unless every one is killed or explained: make test
 # runs it, so that the mutation harness cannot break unnoticed between full runs.
 mutation-smoke: .venv-mutation/.installed
-	MUTANTS='kyber.labels.*' MUTATION_TIMEOUT=600 MUTATION_STRICT=1 scripts/mutation/run.sh $(CURDIR)/.venv-mutation/bin/python
+	MUTANTS='kyber.labels.*' MUTATION_TIMEOUT=600 MUTATION_STRICT=1 MUTATION_STAGE=build/mutation-smoke scripts/mutation/run.sh $(CURDIR)/.venv-mutation/bin/python
 
 # Records the golden answers again (tests/unit/golden_responses.json): only when a change to them is intended.
 golden: build

@@ -5,7 +5,9 @@ is killed when a test failed with it. One stopped at mutmut's CPU-time limit is 
 that hangs, or only one whose tests ran longer than the limit, so it is shown apart, and the score
 is killed / (killed + timeouts + survivors without an explanation); the last column also counts
 timeouts as killed, as mutmut does. Survivors listed in survivors.txt (beside this file) with a reason
-are shown apart; mutants a run stopped by MUTATION_TIMEOUT did not reach are unchecked.
+are shown apart; mutants a run stopped by MUTATION_TIMEOUT did not reach are unchecked. An explanation is
+stale when no mutant has its name (its function was renamed, moved or removed) or a test kills its mutant:
+the report names it and fails, so that the list cannot rot.
 """
 
 from __future__ import annotations
@@ -34,37 +36,55 @@ def explained_survivors() -> dict[str, str]:
 
 
 def main(strict: bool) -> None:
-    """With strict, exit 1 unless some mutant was checked and every survivor is explained."""
+    """Exit 1 on a stale explanation; with strict, also unless some mutant was checked and every survivor
+    is explained."""
     explained = explained_survivors()
     totals: Counter[str] = Counter()
-    survivors: list[str] = []
+    codes: dict[str, int | None] = {}
     print(
         f"{'file':<30} {'mutants':>8} {'killed':>7} {'timeout':>8} {'survived':>9} {'explained':>10} "
         f"{'unchecked':>10} {'score':>7} {'with timeouts':>14}"
     )
     for meta in sorted(Path("mutants/src/kyber").rglob("*.py.meta")):
-        codes = json.loads(meta.read_text())["exit_code_by_key"]
-        counts: Counter[str] = Counter()
-        for name, code in codes.items():
-            if code in KILLED:
-                counts["killed"] += 1
-            elif code in TIMED_OUT:
-                counts["timeout"] += 1
-            elif code == SURVIVED:
-                counts["explained" if name in explained else "survived"] += 1
-                if name not in explained:
-                    survivors.append(name)
-            elif code is None:
-                counts["unchecked"] += 1
-            counts["mutants"] += 1
+        file_codes = json.loads(meta.read_text())["exit_code_by_key"]
+        codes.update(file_codes)
+        counts = tally(file_codes, explained)
         totals.update(counts)
         print(row(str(meta.relative_to("mutants/src/kyber")).removesuffix(".meta"), counts))
     print(row("all", totals))
+    survivors = [name for name, code in codes.items() if code == SURVIVED and name not in explained]
     for name in survivors:
         print(f"  survived: {name}")
+    stale = stale_explanations(explained, codes)
+    for name, why in stale.items():
+        print(f"  stale explanation in {EXPLAINED.name}: {name} ({why})")
     checked = totals["mutants"] - totals["unchecked"]
+    if stale:
+        sys.exit(f"mutation: {len(stale)} stale explanation(s) in {EXPLAINED.name}; remove them")
     if strict and (not checked or survivors):
         sys.exit(f"mutation: {checked} mutants checked, {len(survivors)} survived unexplained")
+
+
+def tally(codes: dict[str, int | None], explained: dict[str, str]) -> Counter[str]:
+    """One file's mutants by outcome, from mutmut's exit code of each."""
+    counts: Counter[str] = Counter(mutants=len(codes))
+    for name, code in codes.items():
+        if code in KILLED:
+            counts["killed"] += 1
+        elif code in TIMED_OUT:
+            counts["timeout"] += 1
+        elif code == SURVIVED:
+            counts["explained" if name in explained else "survived"] += 1
+        elif code is None:
+            counts["unchecked"] += 1
+    return counts
+
+
+def stale_explanations(explained: dict[str, str], codes: dict[str, int | None]) -> dict[str, str]:
+    """Explained mutant -> why its explanation is stale: no mutant has its name, or a test kills it."""
+    stale = {name: "no such mutant" for name in explained if name not in codes}
+    stale.update((name, "a test kills it") for name in explained if codes.get(name) in KILLED)
+    return stale
 
 
 def row(name: str, counts: Counter[str]) -> str:

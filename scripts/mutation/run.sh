@@ -7,10 +7,13 @@
 # Env: MUTANTS  mutmut's names of the mutants to check, as patterns (kyber.labels.*); all by default.
 #      MUTATION_STRICT=1  fail unless some mutant was checked and every survivor is explained (the
 #      bounded smoke make test runs, so that the harness cannot break unnoticed).
+#      MUTATION_STAGE  the folder of the copy, build/mutation by default (the smoke has its own, so that
+#      make test cannot delete a full run's copy under it).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 python=${1:?usage: scripts/mutation/run.sh PYTHON}
-stage=build/mutation
+stage=${MUTATION_STAGE:-build/mutation}
+root=$PWD
 
 rm -rf "$stage"
 mkdir -p "$stage/src" "$stage/layers"
@@ -61,5 +64,5 @@ elif ((status != 0)); then
   tr '\r' '\n' <mutmut-run.log | tail -n 20
   exit "$status"
 fi
-"$python" ../../scripts/mutation/report.py ${MUTATION_STRICT:+--strict} || status=$?
+"$python" "$root/scripts/mutation/report.py" ${MUTATION_STRICT:+--strict} || status=$?
 exit "$status"
