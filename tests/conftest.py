@@ -61,6 +61,22 @@ def built_models(default_build: tuple[Path, Manifest]) -> Path:
     return default_build[0]
 
 
+@pytest.fixture(scope="session")
+def challenger_models(built_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default models layer with a challenger for the scikit-learn model: a nearest-neighbours classifier
+    trained on the same rows, built through the same gates (it disagrees with the champion on some rows)."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from model_build.layer import build
+    from tests.support.challengers import with_challengers
+    from tests.support.sklearn_families import delivery, trained
+
+    folder = tmp_path_factory.mktemp("challenger")
+    candidate = folder / "candidate"
+    build(delivery(folder, trained(KNeighborsClassifier(n_neighbors=7))), candidate)
+    return with_challengers(built_models, candidate, folder / "models", ["sklearn"])
+
+
 @pytest.fixture(autouse=True)
 def fresh_caches() -> Iterator[None]:
     from kyber.model_source import s3_client

@@ -31,10 +31,15 @@ def test_a_bad_row_limit_says_what_is_wrong(value, reason):
         Settings.from_environ({"KYBER_MAX_ROWS": value})
 
 
-def test_by_default_a_top_score_below_six_tenths_is_low_confidence_and_nothing_is_captured():
+def test_by_default_a_top_score_below_six_tenths_is_low_confidence_and_nothing_is_captured_or_shadowed():
     settings = Settings.from_environ({})
     assert settings.low_confidence_threshold == 0.6
     assert settings.data_capture_percent == 0.0
+    assert settings.shadow_percent == 0.0
+
+
+def test_the_shadow_share_is_read_as_a_number():
+    assert Settings.from_environ({"KYBER_SHADOW_PERCENT": "12.5"}).shadow_percent == 12.5
 
 
 def test_the_confidence_threshold_and_the_capture_share_are_read_as_numbers():
@@ -50,6 +55,8 @@ def test_the_confidence_threshold_and_the_capture_share_are_read_as_numbers():
         ("KYBER_DATA_CAPTURE_PERCENT", "101", "between 0 and 100, got 101"),
         ("KYBER_DATA_CAPTURE_PERCENT", "-1", "between 0 and 100, got -1"),
         ("KYBER_DATA_CAPTURE_PERCENT", "nan", "between 0 and 100, got nan"),
+        ("KYBER_SHADOW_PERCENT", "100.5", "between 0 and 100, got 100.5"),
+        ("KYBER_SHADOW_PERCENT", "some", "a number, got 'some'"),
     ],
 )
 def test_a_threshold_or_share_out_of_its_bounds_says_what_is_wrong(name, value, reason):

@@ -27,6 +27,7 @@ from kyber.errors import (
     NotJsonError,
     ServiceError,
 )
+from kyber.invocation import answering
 from kyber.observability import logger, metrics
 from kyber.responses import JsonResponse, json_text
 
@@ -208,6 +209,7 @@ def lambda_handler_for(app: Api) -> LambdaHandler:
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
     @metrics.log_metrics(capture_cold_start_metric=True)
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        return app.resolve(event, context)
+        with answering(context):
+            return app.resolve(event, context)
 
     return lambda_handler

@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import orjson
@@ -31,9 +31,11 @@ LOW_CONFIDENCE_ROWS = "LowConfidenceRows"
 # A CloudWatch Logs event holds at most 256 KiB, 26 bytes of which are its own overhead.
 MAX_CAPTURE_BYTES = 262_144 - 26
 CAPTURE_EVENT_VERSION = "0"
+# The challenger's output in a capture record, beside the champion's endpointOutput.
+SHADOW_OUTPUT = "shadowOutput"
 
 
-def _json_fields(fields: Mapping[str, Any]) -> str:
+def json_fields(fields: Mapping[str, Any]) -> str:
     """The members of a JSON object, without its braces, with % escaped for %-formatting."""
     return orjson.dumps(fields)[1:-1].decode().replace("%", "%%")
 
@@ -132,8 +134,8 @@ class ModelMonitor:
                     }
                 )
                 names += model_metrics
-            dimensions = _json_fields({"service": service, "model": model, "label": label})
-            directive_text = _json_fields({"CloudWatchMetrics": directives})
+            dimensions = json_fields({"service": service, "model": model, "label": label})
+            directive_text = json_fields({"CloudWatchMetrics": directives})
             figures = "".join(f',"{name}":%d' for name in names)
             lines.append(f'{{{dimensions}{figures},"_aws":{{{directive_text},"Timestamp":%d}}}}\n')
         bounds = None if training_range is None else TrainingBounds.create(training_range, max_rows)
@@ -176,8 +178,8 @@ class DataCapture:
         # Python's generator, seeded afresh after a SnapStart restore (kyber.snapstart).
         return self.percent > 0 and random.random() * 100 < self.percent
 
-    def write(self, event: Mapping[str, Any], answer: str) -> None:
-        record = capture_record(event, answer, datetime.now(UTC))
+    def write(self, event: Mapping[str, Any], answer: str, shadow: Shadowed | None = None) -> None:
+        record = capture_record(event, answer, datetime.now(UTC), shadow)
         if len(record) > MAX_CAPTURE_BYTES:
             logger.info("request not captured: its record exceeds a log event", record_bytes=len(record))
             return
@@ -189,31 +191,42 @@ def _content_type(event: Mapping[str, Any]) -> str:
     return found if isinstance(found, str) and found else "application/json"
 
 
-def capture_record(event: Mapping[str, Any], answer: str, inference_time: datetime) -> bytes:
+class Shadowed(Protocol):
+    """What a challenger made of a captured request (kyber.shadow.ShadowOutcome)."""
+
+    def answer(self) -> str | None: ...
+
+    def metadata(self) -> dict[str, Any]: ...
+
+
+def _output(data: str) -> dict[str, str]:
+    return {"observedContentType": "application/json", "mode": "OUTPUT", "data": data, "encoding": "JSON"}
+
+
+def capture_record(
+    event: Mapping[str, Any], answer: str, inference_time: datetime, shadow: Shadowed | None = None
+) -> bytes:
     """The request and its JSON answer as a SageMaker data-capture record (eventVersion 0); the event id is
-    API Gateway's request id."""
+    API Gateway's request id. A request the challenger shadowed also holds the challenger's scores (shadowOutput,
+    in the droids' answer format) and what became of it (eventMetadata.shadow), under the same event id."""
     body, is_base64 = body_of(event)
     request_id = (event.get("requestContext") or {}).get("requestId", "")
-    return orjson.dumps(
-        {
-            "captureData": {
-                "endpointInput": {
-                    "observedContentType": _content_type(event),
-                    "mode": "INPUT",
-                    "data": body if isinstance(body, str) else "",
-                    "encoding": "BASE64" if is_base64 else "JSON",
-                },
-                "endpointOutput": {
-                    "observedContentType": "application/json",
-                    "mode": "OUTPUT",
-                    "data": answer,
-                    "encoding": "JSON",
-                },
-            },
-            "eventMetadata": {
-                "eventId": request_id,
-                "inferenceTime": inference_time.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            },
-            "eventVersion": CAPTURE_EVENT_VERSION,
-        }
-    )
+    capture_data: dict[str, Any] = {
+        "endpointInput": {
+            "observedContentType": _content_type(event),
+            "mode": "INPUT",
+            "data": body if isinstance(body, str) else "",
+            "encoding": "BASE64" if is_base64 else "JSON",
+        },
+        "endpointOutput": _output(answer),
+    }
+    metadata: dict[str, Any] = {
+        "eventId": request_id,
+        "inferenceTime": inference_time.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+    }
+    if shadow is not None:
+        shadow_answer = shadow.answer()
+        if shadow_answer is not None:
+            capture_data[SHADOW_OUTPUT] = _output(shadow_answer)
+        metadata["shadow"] = shadow.metadata()
+    return orjson.dumps({"captureData": capture_data, "eventMetadata": metadata, "eventVersion": CAPTURE_EVENT_VERSION})

@@ -13,7 +13,7 @@ import onnxruntime as ort
 
 from kyber.errors import ModelArtifactError, ModelFailureError
 from kyber.labels import LabelsFileError, read_labels
-from kyber.manifest import Manifest, read_manifest, session_options, verified_file
+from kyber.manifest import Manifest, ModelEntry, read_manifest, session_options, verified_file
 from kyber.model_source import download_models
 from kyber.observability import elapsed_ms, logger
 from kyber.settings import get_settings
@@ -82,9 +82,13 @@ class ModelRegistry:
         self.feature_count = self.manifest.feature_count
         # Every file of the layer is checked now, whichever models this function serves.
         self._paths = {name: verified_file(models_dir, entry.artifact) for name, entry in self.manifest.models.items()}
-        for entry in self.manifest.models.values():
+        self._challenger_paths = {
+            name: verified_file(models_dir, entry.artifact) for name, entry in self.manifest.challengers.items()
+        }
+        for entry in (*self.manifest.models.values(), *self.manifest.challengers.values()):
             verified_file(models_dir, entry.card)
         self._models: dict[str, CrystalModel] = {}
+        self._challengers: dict[str, CrystalModel] = {}
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -93,13 +97,21 @@ class ModelRegistry:
     def get(self, name: str) -> CrystalModel:
         model = self._models.get(name)
         if model is None:
-            model = self._models[name] = self._load(name)
+            model = self._models[name] = self._load(name, self.manifest.models[name], self._paths[name], "champion")
         return model
 
-    def _load(self, name: str) -> CrystalModel:
-        entry = self.manifest.models[name]
+    def challenger(self, name: str) -> CrystalModel | None:
+        """The candidate built beside the named model, verified and loaded like it; None when it has none."""
+        if name not in self.manifest.challengers:
+            return None
+        model = self._challengers.get(name)
+        if model is None:
+            entry, path = self.manifest.challengers[name], self._challenger_paths[name]
+            model = self._challengers[name] = self._load(name, entry, path, "challenger")
+        return model
+
+    def _load(self, name: str, entry: ModelEntry, path: Path, role: str) -> CrystalModel:
         started = time.perf_counter()
-        path = self._paths[name]
         session = ort.InferenceSession(path, sess_options=session_options(), providers=["CPUExecutionProvider"])
         model = CrystalModel(
             name=name,
@@ -114,6 +126,8 @@ class ModelRegistry:
         logger.info(
             "model loaded",
             model=name,
+            role=role,
+            version=model.version,
             artifact=str(path),
             sha256=entry.sha256,
             source_sha256=entry.source.sha256,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
@@ -18,7 +18,8 @@ from kyber.observability import elapsed_ms, logger, metrics
 from kyber.proxy_event import body_of
 from kyber.registry import CrystalModel, get_registry
 from kyber.responses import JsonResponse, prediction_json
-from kyber.settings import get_settings
+from kyber.settings import SHADOW_MIN_REMAINING_MS, get_settings
+from kyber.shadow import Shadow, request_id_of
 from kyber.snapstart import register_hooks
 from kyber.validation import (
     collection_paused,
@@ -59,6 +60,8 @@ class Classifier:
     chosen_by_request: bool
     monitors: Mapping[str, ModelMonitor]
     capture: DataCapture
+    # Each served model's challenger, by model, when the models layer has one.
+    shadows: Mapping[str, Shadow] = field(default_factory=dict)
 
     def classify(self, event: Mapping[str, Any]) -> JsonResponse:
         raw_body, is_base64_encoded = body_of(event)
@@ -69,7 +72,7 @@ class Classifier:
             del payload
         probabilities, top = self.scored(model, batch)
         answer = prediction_json(model.labels, probabilities, top)
-        self.capture_if_sampled(event, answer)
+        self.answered(event, model, batch, probabilities, answer)
         return JsonResponse(HTTPStatus.OK, answer, {MODEL_HEADER: model.name, MODEL_VERSION_HEADER: model.version})
 
     def score(self, model: CrystalModel, batch: np.ndarray) -> np.ndarray:
@@ -90,10 +93,18 @@ class Classifier:
         self.monitors[model.name].write(batch, scores.probabilities, top)
         return scores.probabilities, top
 
-    def capture_if_sampled(self, event: Mapping[str, Any], answer: str) -> None:
-        """Write the request and its answer as a data-capture record, when this request is drawn."""
+    def answered(
+        self, event: Mapping[str, Any], model: CrystalModel, batch: np.ndarray, probabilities: np.ndarray, answer: str
+    ) -> None:
+        """Once the answer is built, which nothing here changes: the model's challenger scores the same rows when
+        the request is picked for its shadow, and the request is written as a data-capture record (with the
+        challenger's output, when it has one) when it is drawn."""
+        shadow = self.shadows.get(model.name)
+        outcome = None
+        if shadow is not None and shadow.champion is model and shadow.picks(request_id_of(event)):
+            outcome = shadow.run(batch, probabilities)
         if self.capture.sampled():
-            self.capture.write(event, answer)
+            self.capture.write(event, answer, outcome)
 
     def _model_for(self, payload: dict[str, Any]) -> CrystalModel:
         if self.chosen_by_request:
@@ -111,10 +122,11 @@ def load_classifier(model: str | None = None) -> Classifier:
     try:
         registry = get_registry()
         models = {name: registry.get(name) for name in ([model] if model else registry.names)}
+        challengers = {name: found for name in models if (found := registry.challenger(name)) is not None}
     except ModelArtifactError as error:
         logger.error("model artifacts refused", reason=str(error))
         raise SystemExit(1) from None
-    register_hooks(models.values(), registry.feature_count)
+    register_hooks([*models.values(), *challengers.values()], registry.feature_count)
     settings = get_settings()
     monitors = {
         name: ModelMonitor.create(
@@ -135,4 +147,15 @@ def load_classifier(model: str | None = None) -> Classifier:
         chosen_by_request=model is None,
         monitors=monitors,
         capture=DataCapture(settings.data_capture_percent),
+        shadows={
+            name: Shadow.create(
+                namespace=metrics.namespace or "",
+                service=metrics.service or "",
+                champion=models[name],
+                challenger=challenger,
+                percent=settings.shadow_percent,
+                min_remaining_ms=SHADOW_MIN_REMAINING_MS,
+            )
+            for name, challenger in challengers.items()
+        },
     )

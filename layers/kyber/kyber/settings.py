@@ -15,6 +15,10 @@ DEFAULT_MODELS_DIR = "/opt/models"
 DEFAULT_DOWNLOAD_DIR = "/tmp/kyber-models"
 DEFAULT_LOW_CONFIDENCE_THRESHOLD = 0.6
 DEFAULT_DATA_CAPTURE_PERCENT = 0.0
+DEFAULT_SHADOW_PERCENT = 0.0
+# A shadowed request whose invocation has less time left than this skips its challenger (and counts the skip):
+# the challenger must never be the reason an answer misses the function's timeout.
+SHADOW_MIN_REMAINING_MS = 1_000
 
 
 class SettingsError(ValueError):
@@ -32,6 +36,8 @@ class Settings:
     low_confidence_threshold: float = DEFAULT_LOW_CONFIDENCE_THRESHOLD
     # The share of answered requests written as data-capture records, in percent.
     data_capture_percent: float = DEFAULT_DATA_CAPTURE_PERCENT
+    # The share of answered requests a model's challenger also scores, in the champion's shadow, in percent.
+    shadow_percent: float = DEFAULT_SHADOW_PERCENT
     # The labels the stack's alarms watch (its Labels parameter), which the models' labels file must name, in
     # its order; None when the environment names none (not deployed by the stack).
     expected_labels: tuple[str, ...] | None = None
@@ -59,6 +65,7 @@ class Settings:
             data_capture_percent=_number_between(
                 environ, "KYBER_DATA_CAPTURE_PERCENT", DEFAULT_DATA_CAPTURE_PERCENT, 0.0, 100.0
             ),
+            shadow_percent=_number_between(environ, "KYBER_SHADOW_PERCENT", DEFAULT_SHADOW_PERCENT, 0.0, 100.0),
             expected_labels=_labels(environ.get("KYBER_LABELS", "")),
         )
 

@@ -134,7 +134,7 @@ class InferenceProtocol:
                 f" the {model.name} model, which has no finite scores for them (rows {shown})"
             ) from None
         body = inference_response(model, request, scores, (probabilities, labels))
-        self.classifier.capture_if_sampled(event, body)
+        self.classifier.answered(event, model, request.batch, scores, body)
         return JsonResponse(HTTPStatus.OK, body, {MODEL_HEADER: model.name, MODEL_VERSION_HEADER: model.version})
 
     def add_server_routes(self, app: Api) -> None:
