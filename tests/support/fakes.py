@@ -46,5 +46,6 @@ PREFIX = "releases/2026-11-26/"
 
 
 def upload(s3: Any, folder: Path, prefix: str = PREFIX) -> None:
-    for path in folder.iterdir():
-        s3.upload_file(str(path), BUCKET, prefix + path.name)
+    for path in folder.rglob("*"):
+        if path.is_file():
+            s3.upload_file(str(path), BUCKET, prefix + path.relative_to(folder).as_posix())

@@ -70,7 +70,20 @@ def test_missing_prefix_is_a_clear_cold_start_error(model_bucket):
         get_registry()
 
 
-@pytest.mark.parametrize("name", ["../../escape.onnx", "..", ".", "", "nested/sklearn.onnx", "/etc/passwd"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../../escape.onnx",
+        "..",
+        ".",
+        "",
+        "nested/sklearn.onnx",
+        "/etc/passwd",
+        "challenger/../../escape.onnx",
+        "challenger/nested/sklearn.onnx",
+        "challenger/",
+    ],
+)
 def test_manifest_naming_anything_but_a_plain_file_name_is_refused(model_bucket, built_models, tmp_path, name):
     hostile = tmp_path / "hostile"
     shutil.copytree(built_models, hostile)
@@ -80,6 +93,19 @@ def test_manifest_naming_anything_but_a_plain_file_name_is_refused(model_bucket,
     upload(model_bucket, hostile)
     with pytest.raises(ModelArtifactError, match=f"the manifest names {name!r}, which is not a plain file name"):
         get_registry()
+
+
+def test_a_release_with_a_challenger_is_fetched_with_it_and_served(
+    model_bucket, challenger_models, handler_module, lambda_context
+):
+    # Given a release whose scikit-learn model has a challenger, in its folder
+    upload(model_bucket, challenger_models)
+    # When a function starts cold from it
+    handler = handler_module("sklearn")
+    # Then the challenger was fetched, verified and loaded beside its champion
+    assert (get_registry().models_dir / "challenger" / "sklearn.onnx").is_file()
+    assert handler.classifier.shadows["sklearn"].challenger.version != handler.classifier.models["sklearn"].version
+    assert handler.lambda_handler(load_event("sklearn_single.json"), lambda_context)["statusCode"] == HTTPStatus.OK
 
 
 def test_the_download_folder_is_created_with_its_parents_or_reused(model_bucket, built_models, tmp_path, monkeypatch):

@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from kyber.errors import ModelArtifactError
-from kyber.manifest import MANIFEST_FILE, Manifest, sha256_of
+from kyber.manifest import CHALLENGER_DIR, MANIFEST_FILE, Manifest, sha256_of
 
 RELEASE_NAME = re.compile(r"(?:^|/)([0-9a-f]{64})/$")
 
@@ -34,9 +34,15 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     return bucket, f"{prefix.rstrip('/')}/" if prefix.strip("/") else ""
 
 
-def _plain_file_name(name: str) -> str:
+def _is_plain(name: str) -> bool:
     # A path's last part is the path itself only for plain names, "" and ".." ("." has none).
-    if PurePosixPath(name).name != name or name in {"", ".."}:
+    return PurePosixPath(name).name == name and name not in {"", ".."}
+
+
+def _release_file_name(name: str) -> str:
+    """A file the manifest names: a plain file name, or one in the challengers' folder."""
+    folder, _, rest = name.partition("/")
+    if not (_is_plain(name) or (folder == CHALLENGER_DIR and _is_plain(rest))):
         raise ModelArtifactError(f"the manifest names {name!r}, which is not a plain file name")
     return name
 
@@ -50,6 +56,7 @@ def download_models(uri: str, destination: Path) -> Path:
 
     def fetch(name: str) -> Path:
         target = destination / name
+        target.parent.mkdir(exist_ok=True)
         try:
             s3_client().download_file(bucket, prefix + name, str(target))
         except (BotoCoreError, ClientError) as exc:
@@ -59,7 +66,7 @@ def download_models(uri: str, destination: Path) -> Path:
     manifest_path = fetch(MANIFEST_FILE)
     check_release(bucket, prefix, manifest_path)
     for name in Manifest.from_json(manifest_path.read_bytes(), manifest_path).files():
-        fetch(_plain_file_name(name))
+        fetch(_release_file_name(name))
     return destination
 
 
