@@ -7,6 +7,7 @@ import dataclasses
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from kyber.manifest import CHALLENGER_DIR, MANIFEST_FILE, FileRef, read_manifest
 
@@ -26,3 +27,17 @@ def with_challengers(champion: Path, candidate: Path, out: Path, models: Iterabl
     with_them = dataclasses.replace(manifest, challengers=challengers)
     (out / MANIFEST_FILE).write_text(with_them.to_json(), encoding="utf-8")
     return out
+
+
+def challengers_scoring_with(classifier: Any, session: object) -> None:
+    """Every challenger of a function's classifier scoring with session (a fake) from now on: its shadows are
+    changed in place, as the routes hold the classifier itself."""
+    for name, shadow in classifier.shadows.items():
+        challenger = dataclasses.replace(shadow.challenger, session=session)
+        classifier.shadows[name] = dataclasses.replace(shadow, challenger=challenger)
+
+
+def champions_scoring_with(classifier: Any, session: object) -> None:
+    """Every model of a function's classifier scoring with session (a fake) from now on, changed in place."""
+    for name, model in classifier.models.items():
+        classifier.models[name] = dataclasses.replace(model, session=session)

@@ -29,6 +29,7 @@ def function_output(route: str, log_level: str, models_dir: Path) -> tuple[str, 
             **function["Environment"]["Variables"],
             "KYBER_MODELS_DIR": str(models_dir),
             "KYBER_DATA_CAPTURE_PERCENT": "100",
+            "KYBER_SHADOW_PERCENT": "100",
             "AWS_LAMBDA_LOG_FORMAT": "JSON",
             "AWS_LAMBDA_LOG_LEVEL": lambda_level,
         }
@@ -50,15 +51,20 @@ def records(lines: list[str]) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("log_level", LOG_LEVELS)
-def test_metrics_capture_records_and_errors_reach_cloudwatch_and_lower_lines_do_not(log_level, built_models):
-    # Given the /sklearn function's output for a 200, a 422 and a 500 at this LogLevel
-    output, lambda_level = function_output("sklearn", log_level, built_models)
+def test_metrics_capture_records_and_errors_reach_cloudwatch_and_lower_lines_do_not(log_level, challenger_models):
+    # Given the /sklearn function's output at this LogLevel, shadowing every request with a challenger: a 200, a 422,
+    # a 200 whose challenger fails, and a 500
+    output, lambda_level = function_output("sklearn", log_level, challenger_models)
     written = records(output.splitlines())
     # When Lambda filters it at the function's ApplicationLogLevel
     kept = records(kept_by_lambda(output, lambda_level))
     # Then every metric line (the models' figures, RequestsFailed that rolls a canary back) is kept
     metric_lines = [record for record in written if "_aws" in record]
     assert {"Predictions", "RowsScored", "RequestsFailed"} <= {name for record in metric_lines for name in record}
+    # and the shadow's figures, of the challenger that scored and of the one that failed
+    shadow_metrics = {"ShadowRequests", "ShadowRows", "ShadowAgreedRows", "ShadowErrors", "ShadowMs"}
+    assert shadow_metrics <= {name for record in metric_lines for name in record}
+    assert sum(record.get("ShadowErrors", 0) for record in metric_lines) == 1
     assert [record for record in kept if "_aws" in record] == metric_lines
     # and every capture record, and every ERROR line
     captured = [record for record in written if "captureData" in record]

@@ -4,7 +4,6 @@ model (and by champion and challenger label); a captured request holds both outp
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import shutil
 from collections import Counter
@@ -20,6 +19,7 @@ from kyber.settings import SHADOW_MIN_REMAINING_MS
 from kyber.shadow import draw
 from scripts.harness.events import json_event, load_event, protocol_event
 from scripts.project import metrics_namespace, service_name
+from tests.support.challengers import challengers_scoring_with
 from tests.support.fakes import ExplodingSession, NonFiniteRows
 from tests.support.service import configure_service
 
@@ -129,9 +129,7 @@ def test_a_challenger_that_fails_changes_nothing_of_the_answer_and_is_counted(
     expected = answer_parts(invoke("sklearn", event))
     # When the challenger then fails (it {why})
     handler = handler_module("sklearn")
-    shadow = handler.classifier.shadows["sklearn"]
-    broken = dataclasses.replace(shadow, challenger=dataclasses.replace(shadow.challenger, session=session))
-    handler.classifier = dataclasses.replace(handler.classifier, shadows={"sklearn": broken})
+    challengers_scoring_with(handler.classifier, session)
     capfd.readouterr()
     response = handler.lambda_handler(event, lambda_context)
     # Then the answer is the same, byte for byte
@@ -216,9 +214,7 @@ def test_a_captured_request_whose_challenger_failed_holds_the_champions_output_a
 ):
     shadowed(KYBER_DATA_CAPTURE_PERCENT="100")
     handler = handler_module("sklearn")
-    shadow = handler.classifier.shadows["sklearn"]
-    broken = dataclasses.replace(shadow, challenger=dataclasses.replace(shadow.challenger, session=ExplodingSession()))
-    handler.classifier = dataclasses.replace(handler.classifier, shadows={"sklearn": broken})
+    challengers_scoring_with(handler.classifier, ExplodingSession())
     capfd.readouterr()
     response = handler.lambda_handler(load_event("sklearn_single.json"), lambda_context)
     (record,) = [line for line in json_lines(capfd.readouterr().out) if "captureData" in line]

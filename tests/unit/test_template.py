@@ -189,7 +189,7 @@ def another_value(name: str) -> str:
     return f"{value:g}"
 
 
-def test_the_functions_read_their_limits_log_level_model_source_labels_and_monitoring_settings() -> None:
+def test_the_functions_read_their_limits_log_level_model_source_labels_monitoring_and_shadow_settings() -> None:
     assert parameters_the_functions_read() == {
         "MaxRows",
         "LogLevel",
@@ -197,6 +197,7 @@ def test_the_functions_read_their_limits_log_level_model_source_labels_and_monit
         "Labels",
         "LowConfidenceThreshold",
         "DataCapturePercent",
+        "ShadowPercent",
     }
 
 
