@@ -1,5 +1,5 @@
-"""The evaluation's figures as PNG bytes (confusion matrix, calibration curve, parity distribution), drawn
-with matplotlib at build time for the model cards and the report; no deployed layer imports it."""
+"""The evaluation's figures as PNG bytes (confusion matrix, calibration curve, parity distribution, a challenger's
+flip table), drawn with matplotlib at build time for the model cards and the report; no deployed layer imports it."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import io
 import numpy as np
 from matplotlib.figure import Figure
 
+from model_build.compare import Comparison
 from model_build.evaluation import Metrics
 
 FIGURE_SIZE = (4.2, 3.6)
@@ -68,4 +69,29 @@ def parity_png(model: str, differences: np.ndarray, tolerance: float) -> bytes:
     axes.set_ylabel("rows")
     axes.set_title(f"{model}: parity on {len(differences):,} rows")
     axes.legend(loc="upper left", fontsize="small")
+    return _png(figure)
+
+
+FLIP_COLUMNS = ("both right", "fixed", "broken", "both wrong")
+
+
+def flip_table_png(comparison: Comparison) -> bytes:
+    """Per true label, its rows by who names them right: both models, only the challenger (fixed), only the
+    champion (broken), neither."""
+    counts = np.asarray([[flips.both_right, flips.fixed, flips.broken, flips.both_wrong] for flips in comparison.flips])
+    figure = Figure(figsize=FIGURE_SIZE)
+    axes = figure.subplots()
+    # Only the flips are coloured: the rows both models agree on are the bulk and would wash the rest out.
+    shade = np.zeros(counts.shape)
+    shade[:, 1], shade[:, 2] = counts[:, 1], -counts[:, 2]
+    limit = max(1, int(counts[:, 1:3].max()))
+    axes.imshow(shade, cmap="RdYlGn", vmin=-limit, vmax=limit)
+    for (label, column), count in np.ndenumerate(counts):
+        colour = "white" if abs(shade[label, column]) > limit / 2 else "black"
+        axes.text(column, label, str(count), ha="center", va="center", color=colour)
+    axes.set_xticks(range(len(FLIP_COLUMNS)), FLIP_COLUMNS)
+    axes.set_yticks(range(len(comparison.flips)), [flips.label for flips in comparison.flips])
+    axes.set_xlabel("named right by")
+    axes.set_ylabel("true label")
+    axes.set_title(f"{comparison.model}: flips ({comparison.fixed} fixed, {comparison.broken} broken)")
     return _png(figure)

@@ -18,18 +18,31 @@ class QualityGateError(Exception):
 
 
 def read_thresholds(
-    path: Path, keys: Iterable[str], gate: str, valid: Callable[[float], bool], valid_text: str, error: type[Exception]
+    path: Path,
+    keys: Iterable[str],
+    gate: str,
+    valid: Callable[[float], bool],
+    valid_text: str,
+    error: type[Exception],
+    table: str | None = None,
 ) -> dict[str, Any]:
-    """A gate's file: exactly these keys, each a number valid() accepts; otherwise error, naming what is wrong."""
+    """A gate's file (or its [table], for a file that holds several gates' tables): exactly these keys, each a
+    number valid() accepts; otherwise error, naming what is wrong."""
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise error(f"cannot read the {gate} {path}: {exc}") from None
+    where = str(path)
+    if table is not None:
+        where = f"{path} [{table}]"
+        if not isinstance(document.get(table), dict):
+            raise error(f"{path} has no [{table}] table")
+        document = document[table]
     if set(document) != set(keys):
-        raise error(f"{path} must set exactly {sorted(keys)}, not {sorted(document)}")
+        raise error(f"{where} must set exactly {sorted(keys)}, not {sorted(document)}")
     for key, value in document.items():
         if isinstance(value, bool) or not isinstance(value, int | float) or not valid(value):
-            raise error(f"{path}: {key} must be {valid_text}, not {value!r}")
+            raise error(f"{where}: {key} must be {valid_text}, not {value!r}")
     return document
 
 
