@@ -14,11 +14,6 @@ from model_build.evaluation import EVALUATION_FILE, EvaluationData, LabelMetrics
 
 SCHEMA_VERSION = "0.0.2"
 OWNERS = [{"name": "Kyber crystal ML team"}]
-ARCHITECTURES = {
-    "sklearn": "scikit-learn LogisticRegression (multinomial), exported to ONNX by skl2onnx in double precision",
-    "pytorch": "PyTorch MLP: Linear(4, 50), ReLU, Linear(50, 50), ReLU, Linear(50, 3), softmax; "
-    "exported to ONNX by torch.onnx in single precision",
-}
 
 
 @dataclass(frozen=True)
@@ -26,6 +21,8 @@ class CardInputs:
     """Everything a model's card says, gathered by the models layer build."""
 
     name: str
+    # What was delivered and how it was exported, in a sentence.
+    architecture: str
     served: FileRef
     source: FileRef
     input_name: str
@@ -34,7 +31,8 @@ class CardInputs:
     data: EvaluationData
     data_sha256: str
     metrics: Metrics
-    parity_max_abs_diff: float
+    # None: delivered as ONNX, with no native model to compare it with.
+    parity_max_abs_diff: float | None
     graphics: dict[str, bytes]
     built: date
 
@@ -54,7 +52,7 @@ def _averages(kind: str, average: LabelMetrics) -> list[dict[str, str]]:
     ]
 
 
-def performance_metrics(metrics: Metrics, parity_max_abs_diff: float) -> list[dict[str, str]]:
+def performance_metrics(metrics: Metrics, parity_max_abs_diff: float | None) -> list[dict[str, str]]:
     """Overall figures with no slice, then each label's sliced by its name."""
     overall = [
         _metric("accuracy", metrics.accuracy),
@@ -63,7 +61,10 @@ def performance_metrics(metrics: Metrics, parity_max_abs_diff: float) -> list[di
         *_averages("macro", metrics.macro),
         *_averages("weighted", metrics.weighted),
         _metric("expected calibration error", metrics.expected_calibration_error),
-        {"type": "ONNX vs native max |dp|", "value": f"{parity_max_abs_diff:.3g}"},
+        {
+            "type": "ONNX vs native max |dp|",
+            "value": "not compared: delivered as ONNX" if parity_max_abs_diff is None else f"{parity_max_abs_diff:.3g}",
+        },
         _metric("evaluation rows", metrics.rows),
     ]
     per_label = [
@@ -89,7 +90,7 @@ def _parameters(inputs: CardInputs) -> dict[str, Any]:
     features = ", ".join(inputs.data.columns[:-1])
     shape = f"{inputs.input_dtype} [rows, {len(inputs.data.columns) - 1}]"
     return {
-        "model_architecture": ARCHITECTURES.get(inputs.name, inputs.name),
+        "model_architecture": inputs.architecture,
         "data": [
             {
                 "name": EVALUATION_FILE,
@@ -141,7 +142,8 @@ def model_card(inputs: CardInputs) -> dict[str, Any]:
             "name": inputs.name,
             "overview": f"The {inputs.name} Kyber crystal classifier served from {inputs.served.file}.",
             "documentation": (
-                f"Served from {inputs.served.file} (sha256 {inputs.served.sha256}), the ONNX export of "
+                f"Served from {inputs.served.file} (sha256 {inputs.served.sha256}), "
+                f"{'delivered as' if inputs.parity_max_abs_diff is None else 'the ONNX export of'} "
                 f"{inputs.source.file} (sha256 {inputs.source.sha256}). The version is the first 12 hex digits "
                 "of the served file's SHA-256, as in the X-Kyber-Model-Version header."
             ),

@@ -34,6 +34,13 @@ class CrystalMLP(torch.nn.Module):
     def class_count(self) -> int:
         return self.layer3.out_features
 
+    def architecture(self) -> str:
+        features, hidden, classes = self.feature_count, self.layer1.out_features, self.class_count
+        return (
+            f"PyTorch MLP: Linear({features}, {hidden}), ReLU, Linear({hidden}, {hidden}), ReLU, "
+            f"Linear({hidden}, {classes}), softmax"
+        )
+
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         x = torch.relu(self.layer1(x))
         x = torch.relu(self.layer2(x))
@@ -80,3 +87,20 @@ class DeliveredNetwork(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         scores = self.network(x)
         return torch.softmax(scores, dim=1) if self.logits else scores
+
+
+class ExportedProgramModule(torch.nn.Module):
+    """A torch.export program's module, frozen as it was exported: the module torch.export gives refuses train()
+    and eval(), which every export to ONNX calls, so it is held outside the module tree, its weights constants."""
+
+    program: torch.nn.Module
+
+    def __init__(self, program_module: torch.nn.Module) -> None:
+        super().__init__()
+        for parameter in program_module.parameters():
+            parameter.requires_grad_(False)
+        object.__setattr__(self, "program", program_module)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        scores: torch.Tensor = self.program(x)
+        return scores

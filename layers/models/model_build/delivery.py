@@ -5,8 +5,13 @@ MLP's state_dict.
 
     [pytorch]
     file = "pytorch.pt"
-    format = "torchscript"   # torch.jit.save of any network taking [batch, 4]
+    format = "torchscript"   # torch.jit.save of any network taking [batch, 4]; or "torch-export" (torch.export.save
+                             # of a program with a dynamic batch), or "onnx" (served as delivered)
     output = "logits"        # the build adds the softmax to the exported graph
+
+    [sklearn]
+    file = "forest.onnx"
+    format = "onnx"          # either model may be delivered as ONNX; no native model is then compared
 """
 
 from __future__ import annotations
@@ -20,8 +25,8 @@ from model_build.contract import ModelContractError
 DESCRIPTOR_FILE = "models.toml"
 # The formats each served model may be delivered in.
 FORMATS = {
-    "sklearn": ("sklearn-pickle",),
-    "pytorch": ("crystal-mlp-state-dict", "torchscript"),
+    "sklearn": ("sklearn-pickle", "onnx"),
+    "pytorch": ("crystal-mlp-state-dict", "torchscript", "torch-export", "onnx"),
 }
 OUTPUTS = ("probabilities", "logits")
 

@@ -102,8 +102,9 @@ def export_pytorch(model: CrystalMLP | DeliveredNetwork, path: Path) -> None:
     from model_build.crystal_mlp import DeliveredNetwork
 
     # A delivered TorchScript network is exported scripted, with its softmax: the TorchScript exporter cannot trace
-    # a Python module through a scripted one.
-    exported = torch.jit.script(model) if isinstance(model, DeliveredNetwork) else model
+    # a Python module through a scripted one. Any other network (a torch.export program's module) is traced.
+    scripted = isinstance(model, DeliveredNetwork) and isinstance(model.network, torch.jit.ScriptModule)
+    exported = torch.jit.script(model) if scripted else model
     with warnings.catch_warnings():
         # torch.export's exporter (dynamo=True) needs onnxscript, which is not installed; the TorchScript
         # exporter handles this static MLP exactly and writes the same bytes every time.
@@ -111,6 +112,8 @@ def export_pytorch(model: CrystalMLP | DeliveredNetwork, path: Path) -> None:
         warnings.filterwarnings(
             "ignore", category=DeprecationWarning, module=r"torch\.onnx\._internal\.torchscript_exporter\."
         )
+        # A torch.export program checks its input's shape in Python; traced at one row, the checks pass and drop out.
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
         torch.onnx.export(
             exported,
             (torch.zeros(1, model.feature_count),),

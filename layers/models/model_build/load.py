@@ -13,24 +13,30 @@ import joblib
 import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.exceptions import InconsistentVersionWarning
+from sklearn.pipeline import Pipeline
 
 from model_build.contract import FEATURE_COUNT, ModelContractError, check_contract
-from model_build.delivery import read_delivery
+from model_build.delivery import Delivered, read_delivery
 from model_build.export import export_precision, export_pytorch, export_sklearn, final_estimator, summed_trees
 from model_build.parity import tolerance_for
 
 if TYPE_CHECKING:
     from model_build.crystal_mlp import CrystalMLP, DeliveredNetwork
 
+PRECISION_WORDS = {"float64": "double", "float32": "single"}
+LOGITS_WORDS = {"logits": " giving logits (a softmax added)", "probabilities": ""}
+
 
 @dataclass(frozen=True)
 class NativeModel:
-    """One of the ML team's models: its source file, how to export it and what it natively answers."""
+    """One of the ML team's models: its source file, what it is, how to export it and what it natively answers."""
 
     name: str
     source: Path
+    architecture: str
     export: Callable[[Path], None]
-    probabilities: Callable[[np.ndarray], np.ndarray]
+    # None: delivered as ONNX, with no native model to compare the served one with.
+    probabilities: Callable[[np.ndarray], np.ndarray] | None
     # The parity tolerance the export is held to; None: that of the precision it computes in.
     tolerance: float | None = None
 
@@ -98,6 +104,47 @@ def load_torchscript_network(path: Path, output: str, labels: tuple[str, ...]) -
     return DeliveredNetwork(network, FEATURE_COUNT, int(width[1]), logits=output == "logits")
 
 
+def load_exported_program(path: Path, output: str, labels: tuple[str, ...]) -> DeliveredNetwork:
+    """Any program saved with torch.export.save that takes [batch, 4] with the batch dynamic (torch.export.Dim): a
+    program traced for one batch size cannot serve another. It runs as it was exported, so it must have been
+    exported in eval mode; a program whose scores change between two runs of the same rows is refused."""
+    import torch
+
+    from model_build.crystal_mlp import DeliveredNetwork, ExportedProgramModule
+
+    where = f"pytorch model ({path.name})"
+    try:
+        program = torch.export.load(str(path))
+    except Exception as exc:  # torch raises RuntimeError, ValueError, or zipfile errors for what is not a program
+        raise ModelContractError(f"{where}: not a torch.export program: {str(exc).splitlines()[0]}") from exc
+    user_inputs = [spec.arg.name for spec in program.graph_signature.input_specs if spec.kind.name == "USER_INPUT"]
+    shapes = [node.meta["val"].shape for node in program.graph.nodes if node.name in user_inputs]
+    if len(shapes) != 1 or len(shapes[0]) != 2:
+        found = [list(shape) for shape in shapes]
+        raise ModelContractError(f"{where} takes inputs of shapes {found}, not one [batch, {FEATURE_COUNT}]")
+    if isinstance(shapes[0][1], int):
+        check_contract("pytorch", shapes[0][1], len(labels), labels)
+    if not isinstance(shapes[0][0], torch.SymInt):
+        raise ModelContractError(
+            f"{where} was exported for a batch of {int(shapes[0][0])} rows only: export it with a dynamic batch"
+            " (dynamic_shapes={0: torch.export.Dim(...)})"
+        )
+    module = ExportedProgramModule(program.module())
+    rows = torch.from_numpy(np.random.default_rng(0).uniform(0.0, 8.0, size=(8, FEATURE_COUNT)).astype(np.float32))
+    with torch.no_grad():
+        first, second, alone = module(rows), module(rows), module(rows[:1])
+    if first.dim() != 2:
+        raise ModelContractError(f"{where} gives scores of shape {list(first.shape)} for 8 rows")
+    # Dropout left on changes the scores from run to run; batch norm on batch statistics changes a row's scores
+    # with the rows beside it.
+    if not torch.equal(first, second) or not torch.allclose(first[:1], alone, atol=1e-6):
+        raise ModelContractError(
+            f"{where} scores the same rows differently from run to run or batch to batch: export it from a network"
+            " in eval mode"
+        )
+    return DeliveredNetwork(module, FEATURE_COUNT, int(first.shape[1]), logits=output == "logits")
+
+
 def _torch_probabilities(model: CrystalMLP | DeliveredNetwork) -> Callable[[np.ndarray], np.ndarray]:
     import torch
 
@@ -108,38 +155,80 @@ def _torch_probabilities(model: CrystalMLP | DeliveredNetwork) -> Callable[[np.n
     return probabilities
 
 
+def _sklearn(delivered: Delivered, path: Path, labels: tuple[str, ...]) -> NativeModel:
+    model = load_sklearn_model(path)
+    check_contract(delivered.name, int(model.n_features_in_), len(model.classes_), labels)
+    # Output i must be label i: the classes are the label indices, or the labels themselves in the file's order.
+    classes = np.asarray(model.classes_).tolist()
+    if classes != list(range(len(labels))) and classes != list(labels):
+        raise ModelContractError(
+            f"sklearn model ({type(final_estimator(model)).__name__}) classes are {classes}, not"
+            f" 0..{len(labels) - 1} or the labels file's {list(labels)} in its order"
+        )
+    precision = export_precision(model)
+    steps = [type(step).__name__ for step in model] if isinstance(model, Pipeline) else []
+    kind = f"Pipeline({', '.join(steps)})" if steps else type(model).__name__
+    return NativeModel(
+        delivered.name,
+        path,
+        f"scikit-learn {kind}, exported to ONNX by skl2onnx in {PRECISION_WORDS[precision]} precision",
+        lambda out: export_sklearn(model, out),
+        model.predict_proba,
+        tolerance_for(precision, summed_trees(model)),
+    )
+
+
+def _network(delivered: Delivered, path: Path, labels: tuple[str, ...]) -> NativeModel:
+    network: CrystalMLP | DeliveredNetwork
+    if delivered.format == "torchscript":
+        network = load_torchscript_network(path, delivered.output, labels)
+        kind = f"PyTorch network delivered as TorchScript{LOGITS_WORDS[delivered.output]}"
+    elif delivered.format == "torch-export":
+        network = load_exported_program(path, delivered.output, labels)
+        kind = f"PyTorch network delivered as a torch.export program{LOGITS_WORDS[delivered.output]}"
+    else:
+        network = load_pytorch_model(path)
+        kind = network.architecture()
+    check_contract(delivered.name, network.feature_count, network.class_count, labels)
+    return NativeModel(
+        delivered.name,
+        path,
+        f"{kind}; exported to ONNX by torch.onnx in single precision",
+        lambda out: export_pytorch(network, out),
+        _torch_probabilities(network),
+    )
+
+
+def _onnx(delivered: Delivered, path: Path, labels: tuple[str, ...]) -> NativeModel:
+    import onnx
+
+    from model_build.onnx_delivery import prepared
+
+    model = prepared(delivered.name, path, delivered.output, labels)
+    opset = next(entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx"))
+    return NativeModel(
+        delivered.name,
+        path,
+        f"ONNX delivered directly (opset {opset}){LOGITS_WORDS[delivered.output]}, served as delivered: "
+        "no native model was compared with it",
+        lambda out: onnx.save(model, str(out)),
+        None,
+    )
+
+
+LOADERS: dict[str, Callable[[Delivered, Path, tuple[str, ...]], NativeModel]] = {
+    "sklearn-pickle": _sklearn,
+    "crystal-mlp-state-dict": _network,
+    "torchscript": _network,
+    "torch-export": _network,
+    "onnx": _onnx,
+}
+
+
 def native_models(source: Path, labels: tuple[str, ...]) -> list[NativeModel]:
     """Source's two models, as its models.toml (or the defaults) says they are, loaded and checked against the
     service's contract."""
-    delivered = read_delivery(source)
-    sklearn_source, pytorch_source = source / delivered["sklearn"].file, source / delivered["pytorch"].file
-    sklearn_model = load_sklearn_model(sklearn_source)
-    check_contract("sklearn", int(sklearn_model.n_features_in_), len(sklearn_model.classes_), labels)
-    # Output i must be label i: the classes are the label indices, or the labels themselves in the file's order.
-    classes = np.asarray(sklearn_model.classes_).tolist()
-    if classes != list(range(len(labels))) and classes != list(labels):
-        raise ModelContractError(
-            f"sklearn model ({type(final_estimator(sklearn_model)).__name__}) classes are {classes}, not"
-            f" 0..{len(labels) - 1} or the labels file's {list(labels)} in its order"
-        )
-    pytorch_model: CrystalMLP | DeliveredNetwork
-    if delivered["pytorch"].format == "torchscript":
-        pytorch_model = load_torchscript_network(pytorch_source, delivered["pytorch"].output, labels)
-    else:
-        pytorch_model = load_pytorch_model(pytorch_source)
-    check_contract("pytorch", pytorch_model.feature_count, pytorch_model.class_count, labels)
     return [
-        NativeModel(
-            "sklearn",
-            sklearn_source,
-            lambda path: export_sklearn(sklearn_model, path),
-            sklearn_model.predict_proba,
-            tolerance_for(export_precision(sklearn_model), summed_trees(sklearn_model)),
-        ),
-        NativeModel(
-            "pytorch",
-            pytorch_source,
-            lambda path: export_pytorch(pytorch_model, path),
-            _torch_probabilities(pytorch_model),
-        ),
+        LOADERS[delivered.format](delivered, source / delivered.file, labels)
+        for delivered in read_delivery(source).values()
     ]

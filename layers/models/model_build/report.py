@@ -65,9 +65,18 @@ def _overall_rows(build: LayerBuild) -> list[list[object]]:
         row("macro F1", lambda _, a: f"{a.metrics.macro.f1:.4f}"),
         row("weighted F1", lambda _, a: f"{a.metrics.weighted.f1:.4f}"),
         row("expected calibration error", lambda _, a: f"{a.metrics.expected_calibration_error:.4f}"),
-        row("parity, max |Δp| on evaluation rows", lambda _, a: f"{a.evaluation_differences.max():.2e}"),
-        row("parity, max |Δp| on probe rows", lambda entry, _: f"{entry.parity.max_abs_diff:.2e}"),
+        row("parity, max |Δp| on evaluation rows", lambda _, a: _largest(a.evaluation_differences)),
+        row("parity, max |Δp| on probe rows", lambda _, a: _largest(a.probe_differences)),
+        row("ONNX file", lambda _, a: f"{a.cost.onnx_bytes:,} B"),
+        row("session load (best of 3)", lambda _, a: f"{a.cost.load_ms:.1f} ms"),
+        row("memory added", lambda _, a: f"{a.cost.memory_added_bytes / 2**20:.1f} MB"),
+        row("one row (best of 50)", lambda _, a: f"{a.cost.one_row_ms:.3f} ms"),
+        row("10,000 rows (best of 5)", lambda _, a: f"{a.cost.rows_10000_ms:.1f} ms"),
     ]
+
+
+def _largest(differences: np.ndarray) -> str:
+    return f"{differences.max():.2e}" if differences.size else "not compared: delivered as ONNX"
 
 
 def _recall(label: LabelMetrics) -> str:
@@ -104,7 +113,8 @@ def write_figures(build: LayerBuild, out: Path) -> dict[str, list[str]]:
         entry = build.manifest.models[model]
         differences = np.concatenate([assessment.probe_differences, assessment.evaluation_differences])
         pngs = {kind: assessment.graphics[name] for kind, name in FIGURE_NAMES.items()}
-        pngs["parity"] = parity_png(model, differences, entry.parity.tolerance)
+        if differences.size:
+            pngs["parity"] = parity_png(model, differences, entry.parity.tolerance)
         for kind, png in pngs.items():
             path = out / f"{model}-{kind}.png"
             path.write_bytes(png)

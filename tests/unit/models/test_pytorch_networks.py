@@ -1,8 +1,9 @@
-"""Any PyTorch network delivered as TorchScript (models.toml names it): a deeper MLP with dropout and batch norm
-whose output is logits, and a network with another activation whose output is probabilities, each trained on the
-project's training split, built (in eval mode, a softmax added for logits), and served by the /pytorch function
-in-process as the network scores natively. A network whose input or output width is not the contract's is refused
-naming both widths; a descriptor that names an unknown format is refused naming it."""
+"""Any PyTorch network delivered as TorchScript or as a torch.export program (models.toml names it): a deeper MLP
+with dropout and batch norm whose output is logits, and a network with another activation whose output is
+probabilities, each trained on the project's training split, built (in eval mode, a softmax added for logits), and
+served by the /pytorch function in-process as the network scores natively. A network whose input or output width is
+not the contract's is refused naming both widths; a program exported for one batch size or in training mode is
+refused; a descriptor that names an unknown format is refused naming it."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from scripts.harness.events import json_event
 from tests.support.service import DEFAULT_ARTIFACTS, configure_service
 
 LABELS = ("blue", "green", "yellow")
+BATCH = torch.export.Dim("batch", min=1)
 
 
 def deep_mlp_with_dropout_and_batch_norm() -> nn.Module:
@@ -53,32 +55,42 @@ def trained(make: Callable[[], nn.Module]) -> nn.Module:
     return network.eval()
 
 
-def delivery(folder: Path, network: nn.Module, output: str) -> Path:
-    """The default artifacts with this network, as TorchScript, for the PyTorch model."""
+def exported_program(network: nn.Module, batch: torch.export.Dim | None = BATCH) -> torch.export.ExportedProgram:
+    """The network as torch.export captures it, by default with a dynamic batch."""
+    shapes = ({0: batch},) if batch is not None else None
+    features = next(module.in_features for module in network.modules() if isinstance(module, nn.Linear))
+    return torch.export.export(network, (torch.zeros(2, features),), dynamic_shapes=shapes)
+
+
+def delivery(folder: Path, network: nn.Module, output: str, form: str = "torchscript") -> Path:
+    """The default artifacts with this network, as TorchScript or a torch.export program, for the PyTorch model."""
     source = folder / "artifacts"
     shutil.copytree(DEFAULT_ARTIFACTS, source)
-    torch.jit.save(torch.jit.script(network), str(source / "network.pt"))
-    (source / "models.toml").write_text(
-        f'[pytorch]\nfile = "network.pt"\nformat = "torchscript"\noutput = "{output}"\n'
-    )
+    if form == "torchscript":
+        torch.jit.save(torch.jit.script(network), str(source / "network.pt"))
+    else:
+        torch.export.save(exported_program(network), str(source / "network.pt"))
+    (source / "models.toml").write_text(f'[pytorch]\nfile = "network.pt"\nformat = "{form}"\noutput = "{output}"\n')
     return source
 
 
+FORMS = ("torchscript", "torch-export")
 NETWORKS = {
     "deep MLP with dropout and batch norm, logits": (deep_mlp_with_dropout_and_batch_norm, "logits"),
     "tanh network, probabilities": (tanh_network, "probabilities"),
 }
 
 
+@pytest.mark.parametrize("form", FORMS)
 @pytest.mark.parametrize("network", NETWORKS)
-def test_a_torchscript_network_builds_and_is_served_as_it_scores_in_eval_mode(
-    network, tmp_path, monkeypatch, handler_module, lambda_context
+def test_a_delivered_network_builds_and_is_served_as_it_scores_in_eval_mode(
+    network, form, tmp_path, monkeypatch, handler_module, lambda_context
 ):
-    # Given a network trained on the training split, delivered as TorchScript
+    # Given a network trained on the training split, delivered as TorchScript or as a torch.export program
     make, output = NETWORKS[network]
     model = trained(make)
     delivered = model if output == "logits" else nn.Sequential(model, nn.Softmax(dim=1)).eval()
-    built = build(delivery(tmp_path, delivered, output), tmp_path / "models", probe_rows=2_000)
+    built = build(delivery(tmp_path, delivered, output, form), tmp_path / "models", probe_rows=2_000)
     entry = built.manifest.models["pytorch"]
     assert entry.source.file == "network.pt"
     assert entry.parity.max_abs_diff <= entry.parity.tolerance
@@ -107,9 +119,10 @@ def test_a_torchscript_network_builds_and_is_served_as_it_scores_in_eval_mode(
         ),
     ],
 )
-def test_a_network_of_another_width_is_refused_naming_both_widths(network, refusal, tmp_path):
+@pytest.mark.parametrize("form", FORMS)
+def test_a_network_of_another_width_is_refused_naming_both_widths(network, refusal, form, tmp_path):
     with pytest.raises(ModelContractError) as refused:
-        build(delivery(tmp_path, network.eval(), "logits"), tmp_path / "models", probe_rows=10)
+        build(delivery(tmp_path, network.eval(), "logits", form), tmp_path / "models", probe_rows=10)
     assert str(refused.value) == refusal
     assert not (tmp_path / "models").exists()
 
@@ -120,5 +133,32 @@ def test_a_descriptor_naming_an_unknown_format_is_refused(tmp_path):
     with pytest.raises(ModelContractError) as refused:
         build(source, tmp_path / "models", probe_rows=10)
     assert str(refused.value) == (
-        "models.toml: [pytorch] format 'keras' is not one of ['crystal-mlp-state-dict', 'torchscript']"
+        "models.toml: [pytorch] format 'keras' is not one of"
+        " ['crystal-mlp-state-dict', 'torchscript', 'torch-export', 'onnx']"
+    )
+
+
+def test_a_program_exported_for_one_batch_size_is_refused(tmp_path):
+    source = delivery(tmp_path, tanh_network().eval(), "logits")
+    torch.export.save(exported_program(tanh_network().eval(), batch=None), str(source / "network.pt"))
+    (source / "models.toml").write_text('[pytorch]\nfile = "network.pt"\nformat = "torch-export"\n')
+    with pytest.raises(ModelContractError) as refused:
+        build(source, tmp_path / "models", probe_rows=10)
+    assert str(refused.value) == (
+        "pytorch model (network.pt) was exported for a batch of 2 rows only: export it with a dynamic batch"
+        " (dynamic_shapes={0: torch.export.Dim(...)})"
+    )
+
+
+def test_a_program_exported_in_training_mode_is_refused(tmp_path):
+    # Given a network with dropout and batch norm captured while training: its scores change from run to run
+    network = deep_mlp_with_dropout_and_batch_norm().train()
+    source = delivery(tmp_path, tanh_network().eval(), "logits")
+    torch.export.save(exported_program(network), str(source / "network.pt"))
+    (source / "models.toml").write_text('[pytorch]\nfile = "network.pt"\nformat = "torch-export"\n')
+    with pytest.raises(ModelContractError) as refused:
+        build(source, tmp_path / "models", probe_rows=10)
+    assert str(refused.value) == (
+        "pytorch model (network.pt) scores the same rows differently from run to run or batch to batch:"
+        " export it from a network in eval mode"
     )

@@ -52,6 +52,13 @@ def test_a_classifier_of_any_family_builds_and_is_served_as_it_scores_natively(
     assert response["statusCode"] == 200
     assert np.abs(served - native).max() <= entry.parity.tolerance
     assert body["prediction"] == [("blue", "green", "yellow")[index] for index in native.argmax(axis=1)]
+    # And its card names what was delivered, step by step for a pipeline
+    card = json.loads((tmp_path / "models" / entry.card.file).read_text())
+    kind = f"Pipeline({', '.join(type(step).__name__ for step in model)})" if hasattr(model, "steps") else None
+    words = {"float32": "single", "float64": "double"}[precision]
+    assert card["model_parameters"]["model_architecture"] == (
+        f"scikit-learn {kind or type(model).__name__}, exported to ONNX by skl2onnx in {words} precision"
+    )
 
 
 def test_a_model_without_a_score_per_label_is_refused_naming_it(tmp_path):
