@@ -88,9 +88,14 @@ class Classifier:
         if scores.unscorable_rows.size:
             raise UnscorableRowsError(model.name, tuple(scores.unscorable_rows.tolist()))
         metrics.add_metric(name="CrystalsClassified", unit=MetricUnit.Count, value=len(batch))
-        logger.info("crystals classified", model=model.name, rows=len(batch), predict_ms=predict_ms)
+        logger.info(
+            "crystals classified", model=model.name, version=model.version, rows=len(batch), predict_ms=predict_ms
+        )
         top = scores.probabilities.argmax(axis=1)
-        self.monitors[model.name].write(batch, scores.probabilities, top)
+        # The model figures (and the alarms on them) are the champion's: a client asking for the challenger's version
+        # by name (the protocol's /versions/<version>) is logged, not counted in them.
+        if self.models.get(model.name) is model:
+            self.monitors[model.name].write(batch, scores.probabilities, top)
         return scores.probabilities, top
 
     def answered(

@@ -63,24 +63,35 @@ class InferenceProtocol:
 
     def __init__(self, classifier: Classifier) -> None:
         self.classifier = classifier
-        self._tensors = {name: self._tensors_of(model) for name, model in classifier.models.items()}
+        served = [*classifier.models.values(), *(shadow.challenger for shadow in classifier.shadows.values())]
+        self._tensors = {(model.name, model.version): self._tensors_of(model) for model in served}
 
     def server_metadata(self) -> dict[str, Any]:
         return {"name": SERVER_NAME, "version": SERVER_VERSION, "extensions": [CLASSIFICATION]}
 
     def model(self, name: str, version: str | None = None) -> CrystalModel:
+        """The named model: its champion, unless the version asked for is its challenger's."""
         model = self.classifier.models.get(name)
         if model is None:
             served = " and ".join(repr(served) for served in self.classifier.models)
             raise ModelNotFoundError(f"unknown model {name[:40]!r}: this route serves {served}")
-        if version is not None and version != model.version:
-            raise ModelNotFoundError(
-                f"model {name!r} has no version {version[:40]!r}; it serves version {model.version!r}"
-            )
-        return model
+        versions = self.versions(name)
+        if version is None:
+            return model
+        if version not in versions:
+            listed = " and ".join(repr(served) for served in versions)
+            raise ModelNotFoundError(f"model {name!r} has no version {version[:40]!r}; it serves version {listed}")
+        return versions[version]
+
+    def versions(self, name: str) -> dict[str, CrystalModel]:
+        """The named model's versions: the champion's, then its challenger's when it has one."""
+        champion = self.classifier.models[name]
+        shadow = self.classifier.shadows.get(name)
+        served = [champion] if shadow is None else [champion, shadow.challenger]
+        return {model.version: model for model in served}
 
     def tensors(self, model: CrystalModel) -> tuple[TensorSpec, TensorSpec, TensorSpec]:
-        return self._tensors[model.name]
+        return self._tensors[model.name, model.version]
 
     def _tensors_of(self, model: CrystalModel) -> tuple[TensorSpec, TensorSpec, TensorSpec]:
         """The model's input, its probabilities and its labels, as the ONNX file and the labels file give them."""
@@ -98,7 +109,7 @@ class InferenceProtocol:
         model_input, *outputs = self.tensors(model)
         metadata = {
             "name": model.name,
-            "versions": [model.version],
+            "versions": list(self.versions(name)),
             "platform": PLATFORM,
             "inputs": [model_input.metadata()],
             "outputs": [output.metadata() for output in outputs],
