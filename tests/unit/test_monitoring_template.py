@@ -10,13 +10,16 @@ import json
 import re
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
+import numpy as np
 import pytest
 from samcli.yamlhelper import yaml_parse
 
 from kyber.manifest import TrainingRange
 from kyber.monitoring import ModelMonitor, capture_record
+from kyber.registry import CrystalModel
+from kyber.shadow import Shadow
 from scripts.harness.events import load_event
 from scripts.project import REPO, metrics_namespace, service_name
 from tests.support.service import DEFAULT_LABELS
@@ -79,15 +82,43 @@ def written_metrics(model: str) -> dict[str, dict[str, str]]:
         low_confidence_threshold=0.5,
     )
     slots = (0,) * monitor.lines.count("%d")
+    shadow = Shadow.create(
+        namespace=metrics_namespace(),
+        service=service_name(),
+        champion=stand_in(model),
+        challenger=stand_in(model),
+        percent=100,
+        min_remaining_ms=0,
+    )
+    shadow_lines = [shadow.ran_line % (0, 0, 0, "0", 0), shadow.skipped_line % 0]
+    shadow_lines += [line % (0, 0) for lines in shadow.pair_lines for line in lines]
     written: dict[str, dict[str, str]] = {}
-    for line in (json.loads(text) for text in (monitor.lines % slots).splitlines()):
+    for line in (json.loads(text) for text in [*(monitor.lines % slots).splitlines(), *shadow_lines]):
         for directive in line["_aws"]["CloudWatchMetrics"]:
             assert directive["Namespace"] == metrics_namespace()
             (dimensions,) = directive["Dimensions"]
             for metric in directive["Metrics"]:
-                key = metric["Name"] if "label" not in dimensions else f"{metric['Name']}:{line['label']}"
+                key = metric["Name"]
+                if "label" in dimensions:
+                    key += f":{line['label']}"
+                if "champion_label" in dimensions:
+                    key += f":{line['champion_label']}:{line['challenger_label']}"
                 written[key] = {name: line[name] for name in dimensions}
     return written
+
+
+def stand_in(model: str) -> CrystalModel:
+    """A model as the shadow's lines see it: its name and labels (no session is needed to lay them out)."""
+    return CrystalModel(
+        name=model,
+        labels=tuple(DEFAULT_LABELS),
+        session=cast(Any, None),
+        input_name="crystal_data",
+        input_dtype=np.dtype(np.float64),
+        output_name="probabilities",
+        verified_magnitude=1.0,
+        version="0" * 12,
+    )
 
 
 def stat_of(alarm: dict[str, Any], metric_id: str) -> tuple[str, dict[str, str]]:
@@ -202,6 +233,9 @@ def test_the_dashboard_shows_the_service_and_what_the_models_see() -> None:
         "Share of rows outside the training range, and of low confidence",
         "Cold starts",
         "SnapStart restores",
+        "Challenger agreement with the champion",
+        "Challenger flips",
+        "Challenger errors, skips and added time",
     ):
         assert any(title.startswith(wanted) for title in titles), wanted
 
@@ -225,6 +259,29 @@ def test_the_dashboards_model_metrics_are_those_the_layer_writes() -> None:
         )
         assert expressions[f"{model}Shares"] == f"100 * {search} / {model}Rows"
         assert dimensions["service"] == service_name()
+
+
+def test_the_dashboard_shows_each_challengers_agreement_and_every_cell_of_the_flip_matrix() -> None:
+    widgets = {widget["properties"]["title"]: widget["properties"] for widget in dashboard()["widgets"]}
+    (agreement,) = [widget for title, widget in widgets.items() if title.startswith("Challenger agreement")]
+    expressions = {
+        entry[0]["id"]: entry[0]["expression"] for entry in agreement["metrics"] if isinstance(entry[0], dict)
+    }
+    assert expressions == {f"{model}Agreement": f"100 * {model}Agreed / {model}ShadowRows" for model in MODELS}
+    shown = {entry[-1]["id"]: entry[1] for entry in agreement["metrics"] if isinstance(entry[0], str)}
+    assert shown == {
+        **{f"{model}Agreed": "ShadowAgreedRows" for model in MODELS},
+        **{f"{model}ShadowRows": "ShadowRows" for model in MODELS},
+    }
+    # The flips: every pair of labels a challenger wrote, searched by the dimensions the layer writes them with
+    (flips,) = [widget for title, widget in widgets.items() if title.startswith("Challenger flips")]
+    ((search,),) = flips["metrics"]
+    written = written_metrics("sklearn")[f"ShadowFlips:{DEFAULT_LABELS[0]}:{DEFAULT_LABELS[1]}"]
+    assert search["expression"] == (
+        f"SEARCH('{{{metrics_namespace()},{','.join(written)}}} MetricName=\"ShadowFlips\"', 'Sum', 300)"
+    )
+    assert "PROP('Dim.champion_label')" in search["label"]
+    assert "PROP('Dim.challenger_label')" in search["label"]
 
 
 def test_the_dashboards_log_queries_read_the_stacks_log_groups() -> None:
