@@ -333,6 +333,21 @@ BAD_REQUESTS: dict[str, tuple[Any, HTTPStatus, str]] = {
         HTTPStatus.BAD_REQUEST,
         "the parameters of output 'probabilities' must be an object, got a list",
     ),
+    "request parameter a list": (
+        infer_body(parameters={"priority": [1]}),
+        HTTPStatus.BAD_REQUEST,
+        "the parameters of the request must be strings, numbers or booleans; 'priority' is a list",
+    ),
+    "input parameter null": (
+        {"inputs": [{**infer_body()["inputs"][0], "parameters": {"content_type": None}}]},
+        HTTPStatus.BAD_REQUEST,
+        "the parameters of input 'crystal_data' must be strings, numbers or booleans; 'content_type' is null",
+    ),
+    "output parameter an object": (
+        infer_body(outputs=[{"name": "label", "parameters": {"binary_data": {}}}]),
+        HTTPStatus.BAD_REQUEST,
+        "the parameters of output 'label' must be strings, numbers or booleans; 'binary_data' is an object",
+    ),
     "id null": (infer_body(id=None), HTTPStatus.BAD_REQUEST, "id must be a string, got null"),
     "outputs null": (infer_body(outputs=None), HTTPStatus.BAD_REQUEST, "outputs must be a non-empty list of objects"),
     "output parameters null": (

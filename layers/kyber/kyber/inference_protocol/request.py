@@ -21,6 +21,10 @@ BINARY_HEADER = "inference-header-content-length"
 BINARY_CONTENT_TYPE = "application/octet-stream"
 
 
+# What a parameter's value may be (the protocol's $parameter): a string, a number or a boolean.
+PARAMETER_TYPES = frozenset((str, int, float, bool))
+
+
 SEND_JSON = "send the tensors as JSON (tritonclient: binary_data=False on every input and output)"
 
 
@@ -127,12 +131,18 @@ def parse_outputs(outputs: Any, names: tuple[str, str]) -> dict[str, int | None]
 
 
 def _parameters_of(holder: dict[str, Any], what: str) -> dict[str, Any]:
-    """The parameters object of the request, an input or an output; the protocol has them an object when present."""
+    """The parameters object of the request, an input or an output; the protocol has them an object of strings,
+    numbers and booleans when present."""
     if "parameters" not in holder:
         return {}
     parameters = holder["parameters"]
     if not isinstance(parameters, dict):
         raise InferenceRequestError(f"the parameters of {what} must be an object, got {json_kind(parameters)}")
+    for name, value in parameters.items():
+        if type(value) not in PARAMETER_TYPES:
+            raise InferenceRequestError(
+                f"the parameters of {what} must be strings, numbers or booleans; {_short(name)} is {json_kind(value)}"
+            )
     return parameters
 
 
