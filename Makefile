@@ -94,7 +94,7 @@ lint: $(VENV)/.installed .venv-lint/.installed
 		ModelSourceKmsKeyArn=arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab
 	.venv-lint/bin/checkov --file build/lint/template-on.json --file build/lint/template-on-Monitoring.json --framework cloudformation --skip-download --compact --quiet
 
-unit: build
+unit: build .venv-clients/.installed
 	$(PYTHON) -m pytest tests/unit
 
 integration: setup build .venv-clients/.installed
@@ -121,7 +121,8 @@ mutation-smoke: .venv-mutation/.installed
 golden: build
 	POWERTOOLS_LOG_LEVEL=ERROR $(PYTHON) -m scripts.project exec $(PYTHON) -m tests.support.golden
 
-openapi: build
+# The protocol's published data models are read from KServe's package, which only .venv-clients holds.
+openapi: build .venv-clients/.installed
 	POWERTOOLS_LOG_LEVEL=ERROR $(PYTHON) -m scripts.project exec $(PYTHON) -m scripts.openapi --write
 
 train: $(VENV)/.installed

@@ -8,9 +8,10 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
-from kyber.api import Api, Face
+from kyber.api import Api, Face, Routes, routes_text
 from kyber.errors import CrystalBatchError
 from kyber.responses import JsonResponse
+from kyber.route_docs import Answer, RouteDoc
 from scripts.harness.events import FakeLambdaContext
 
 
@@ -18,7 +19,10 @@ def face(name: str, prefix: str) -> Face:
     def error_body(message: str, details: Mapping[str, object]) -> dict[str, object]:
         return {name: message, **details}
 
-    return Face(prefix=prefix, error_body=error_body, not_found=lambda path: {name: f"nothing at {path}"})
+    def not_found(path: str, routes: Routes) -> dict[str, object]:
+        return {name: f"nothing at {path}; {routes_text(routes)}"}
+
+    return Face(prefix=prefix, error_body=error_body, not_found=not_found)
 
 
 OWN, OTHER = face("own", ""), face("other", "/other")
@@ -56,7 +60,35 @@ def test_each_route_answers_its_errors_in_its_faces_shape():
 
 def test_a_path_no_route_has_is_told_by_the_face_it_is_under_else_by_the_routers_own():
     app = router()
-    assert answer(app, "GET", "/other/x/y") == (HTTPStatus.NOT_FOUND, {"other": "nothing at /other/x/y"})
-    assert answer(app, "GET", "/elsewhere") == (HTTPStatus.NOT_FOUND, {"own": "nothing at /elsewhere"})
+    assert answer(app, "GET", "/other/x/y") == (
+        HTTPStatus.NOT_FOUND,
+        {"other": "nothing at /other/x/y; GET /other/{name}"},
+    )
+    assert answer(app, "GET", "/elsewhere") == (HTTPStatus.NOT_FOUND, {"own": "nothing at /elsewhere; POST /things"})
     assert app.face_of("/other") is OTHER
     assert app.face_of("/otherwise") is OWN
+
+
+def test_a_hint_names_each_method_with_its_paths_in_the_order_they_were_added():
+    routes = {"/a": ["GET"], "/b": ["GET", "POST"], "/c": ["POST"]}
+    assert routes_text(routes) == "GET /a, /b and POST /b, /c"
+    assert routes_text({"/only": ["POST"]}) == "POST /only"
+
+
+def test_a_face_is_told_only_its_own_routes_and_a_routes_description_is_built_when_asked_for():
+    # Given a router whose /things route brings a description that counts how often it is built
+    app = router()
+    built: list[RouteDoc] = []
+
+    def describe() -> RouteDoc:
+        built.append(RouteDoc("things_put", "Things.", {HTTPStatus.OK: Answer("Done.", {"type": "object"})}))
+        return built[-1]
+
+    app.route("PUT", "/things", doc=describe)(lambda _event: JsonResponse(HTTPStatus.OK, "{}"))
+    # Then each face's routes are its own, and the description is not built until the document asks for it
+    assert app.routes_of(OWN) == {"/things": ["POST", "PUT"]}
+    assert app.routes_of(OTHER) == {"/other/{name}": ["GET"]}
+    assert not built
+    assert list(app.docs["/things"]) == ["PUT"]
+    assert app.docs["/things"]["PUT"]().operation_id == "things_put"
+    assert len(built) == 1

@@ -416,10 +416,26 @@ def test_another_method_is_a_405_in_the_protocols_shape(invoke, method, path, al
     assert answer.body == {"error": f"{method} is not allowed on {path}; use {allowed}"}
 
 
-def test_a_path_under_v2_the_function_lacks_is_a_404_in_the_protocols_shape(invoke):
+def test_a_path_under_v2_the_function_lacks_is_a_404_in_the_protocols_shape_naming_the_routes_it_has(invoke):
     answer = ask(invoke, "sklearn", "GET", "/v2/repository/index")
     assert answer.status == HTTPStatus.NOT_FOUND
-    assert answer.body["error"].startswith("no such route: /v2/repository/index; the protocol's routes are GET /v2")
+    model, version = "/v2/models/sklearn", "/v2/models/sklearn/versions/{version}"
+    assert answer.body == {
+        "error": "no such route: /v2/repository/index; the protocol's routes here are "
+        f"GET {model}, {model}/ready, {version}, {version}/ready and POST {model}/infer, {version}/infer"
+    }
+
+
+def test_the_server_function_names_the_servers_routes_when_a_path_under_v2_is_not_one(invoke):
+    answer = ask(invoke, "astromech", "POST", "/v2/health")
+    assert answer.status == HTTPStatus.NOT_FOUND
+    assert answer.body["error"].startswith(
+        "no such route: /v2/health; the protocol's routes here are GET /v2/health/live, /v2/health/ready, /v2, "
+        "/v2/models/{model},"
+    )
+    assert answer.body["error"].endswith(
+        "and POST /v2/models/{model}/infer, /v2/models/{model}/versions/{version}/infer"
+    )
 
 
 @pytest.mark.parametrize("function", ["pytorch", "astromech"])

@@ -9,7 +9,7 @@ many routes and event sources, costs a noticeable part of a cold start to import
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
@@ -30,6 +30,7 @@ from kyber.errors import (
 from kyber.invocation import answering
 from kyber.observability import logger, metrics
 from kyber.responses import JsonResponse, json_text
+from kyber.route_docs import RouteDoc
 
 # Looked up along the error's class hierarchy: a new ServiceError takes its nearest parent's status.
 STATUS_BY_ERROR: dict[type[ServiceError], HTTPStatus] = {
@@ -47,6 +48,8 @@ INTERNAL_ERROR_MESSAGE = "internal error while predicting; quote the requestId w
 
 # A route is called with the event and, as keyword arguments, its path's parameters.
 Route = Callable[..., JsonResponse]
+# A face's routes in one function: their paths, each with its methods.
+Routes = Mapping[str, Collection[str]]
 LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 
@@ -57,11 +60,12 @@ def status_of(error: ServiceError) -> HTTPStatus:
 @dataclass(frozen=True)
 class Face:
     """One face of the API: the paths it lives under (a prefix; empty for everywhere), how it writes an error's
-    message and details in the shape its clients read, and what it answers for a path it does not have."""
+    message and details in the shape its clients read, and what it answers for a path it does not have, given the
+    routes it has in the function."""
 
     prefix: str
     error_body: Callable[[str, Mapping[str, object]], dict[str, object]]
-    not_found: Callable[[str], dict[str, object]]
+    not_found: Callable[[str, Routes], dict[str, object]]
 
     def lives_under(self, path: str) -> bool:
         return not self.prefix or path == self.prefix or path.startswith(self.prefix + "/")
@@ -82,6 +86,21 @@ def rejection(
     return error_response(status, body or {"message": reason}, headers)
 
 
+def failure_body(face: Face, request_id: str) -> dict[str, object]:
+    """The 500's body in a face's shape: the generic message and the request id that finds the log lines."""
+    return {**face.error_body(INTERNAL_ERROR_MESSAGE, {}), "requestId": request_id}
+
+
+def routes_text(routes: Routes) -> str:
+    """Routes as a hint says them: each method with its paths, in the order they were added ("GET /a, /b and POST
+    /c")."""
+    paths_by_method: dict[str, list[str]] = {}
+    for path, methods in routes.items():
+        for method in methods:
+            paths_by_method.setdefault(method, []).append(path)
+    return " and ".join(f"{method} {', '.join(paths)}" for method, paths in paths_by_method.items())
+
+
 def _segments(path: str) -> tuple[str, ...]:
     return tuple(path.split("/"))
 
@@ -92,31 +111,46 @@ def _is_parameter(segment: str) -> bool:
 
 class Api:
     """The routes of one function: by path, then by method. A path may have parameters, `{name}` segments. Each
-    path belongs to a face, the function's own (default) unless its route names another."""
+    path belongs to a face, the function's own (default) unless its route names another, and a route may bring its
+    description (a RouteDoc, built when asked for: scripts/openapi.py asks)."""
 
     def __init__(self, default_face: Face) -> None:
         self.default_face = default_face
         self.routes: dict[str, dict[str, Route]] = {}
         self.faces: dict[str, Face] = {}
+        self.docs: dict[str, dict[str, Callable[[], RouteDoc]]] = {}
         self._templates: list[tuple[tuple[str, ...], str]] = []
 
-    def route(self, method: str, path: str, face: Face | None = None) -> Callable[[Route], Route]:
+    def route(
+        self, method: str, path: str, face: Face | None = None, doc: Callable[[], RouteDoc] | None = None
+    ) -> Callable[[Route], Route]:
         def register(route: Route) -> Route:
             if path not in self.routes:
                 self.routes[path] = {}
+                self.docs[path] = {}
                 self.faces[path] = face or self.default_face
                 if any(map(_is_parameter, _segments(path))):
                     self._templates.append((_segments(path), path))
             self.routes[path][method.upper()] = route
+            if doc is not None:
+                self.docs[path][method.upper()] = doc
             return route
 
         return register
 
-    def post(self, path: str, face: Face | None = None) -> Callable[[Route], Route]:
-        return self.route("POST", path, face)
+    def post(
+        self, path: str, face: Face | None = None, doc: Callable[[], RouteDoc] | None = None
+    ) -> Callable[[Route], Route]:
+        return self.route("POST", path, face, doc)
 
-    def get(self, path: str, face: Face | None = None) -> Callable[[Route], Route]:
-        return self.route("GET", path, face)
+    def get(
+        self, path: str, face: Face | None = None, doc: Callable[[], RouteDoc] | None = None
+    ) -> Callable[[Route], Route]:
+        return self.route("GET", path, face, doc)
+
+    def routes_of(self, face: Face) -> Routes:
+        """The face's routes in this function, in the order they were added."""
+        return {path: list(methods) for path, methods in self.routes.items() if self.faces[path] is face}
 
     def face_of(self, path: str) -> Face:
         """The face a path belongs to: its route's, or for a path with no route, the face whose prefix it is under
@@ -157,7 +191,7 @@ class Api:
         except Exception:
             logger.exception("request failed", request_id=context.aws_request_id)
             count_failure(context)
-            body = {**self.face_of(path).error_body(INTERNAL_ERROR_MESSAGE, {}), "requestId": context.aws_request_id}
+            body = failure_body(self.face_of(path), context.aws_request_id)
             return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, body).to_proxy_response()
 
     def _answer(self, event: dict[str, Any]) -> JsonResponse:
@@ -168,7 +202,8 @@ class Api:
         path, method = event["path"].rstrip("/"), event["httpMethod"].upper()
         matched = self.match(path)
         if matched is None:
-            body = self.face_of(path).not_found(path)
+            face = self.face_of(path)
+            body = face.not_found(path, self.routes_of(face))
             return rejection(HTTPStatus.NOT_FOUND, f"no route for {method} {event['path']}", body)
         template, parameters = matched
         methods = self.routes[template]

@@ -8,6 +8,21 @@ from typing import Any
 
 # A 422 lists at most this many problems, with their count, so its size is bounded.
 MAX_REPORTED_PROBLEMS = 10
+# The details of a 422 for crystalData problems and of a 413, as the API's description gives them.
+_PROBLEM_SCHEMA = {
+    "type": "object",
+    "required": ["row", "error"],
+    "properties": {
+        "row": {"type": "integer", "minimum": 0, "description": "Index of the row in crystalData."},
+        "position": {"type": "integer", "minimum": 0, "description": "Index of the value in its row."},
+        "error": {"type": "string"},
+    },
+}
+CRYSTAL_DATA_PROBLEMS_SCHEMA = {
+    "errors": {"type": "array", "items": _PROBLEM_SCHEMA, "maxItems": MAX_REPORTED_PROBLEMS},
+    "errorCount": {"type": "integer", "minimum": 1},
+}
+BATCH_TOO_LARGE_SCHEMA = {"limit": {"type": "integer", "minimum": 1}}
 
 
 class ServiceError(Exception):

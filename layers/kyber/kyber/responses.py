@@ -66,3 +66,25 @@ def prediction_json(labels: tuple[str, ...], scores: np.ndarray, top: np.ndarray
     body = b",".join([row] * len(scores)) % tuple(written[1:-1].split(b","))
     prediction = b",".join(quoted[scores.argmax(axis=1) if top is None else top].tolist())
     return (b'{"prediction":[' + prediction + b'],"scores":[' + body + b"]}").decode()
+
+
+def prediction_schema(labels: tuple[str, ...]) -> dict[str, Any]:
+    """The JSON Schema of prediction_json's answer, for the API's description."""
+    score = {"type": "number", "minimum": 0, "maximum": 1}
+    return {
+        "type": "object",
+        "required": ["prediction", "scores"],
+        "properties": {
+            "prediction": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "The label with the highest score, one per row, in request order.",
+            },
+            "scores": {
+                "type": "array",
+                "items": {"type": "object", "additionalProperties": score},
+                "description": f"Every label's score, one object per row; labels come from the models' labels "
+                f"file (the default models: {', '.join(labels)}).",
+            },
+        },
+    }

@@ -5,24 +5,33 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from http import HTTPStatus
 from typing import Any
 
 import numpy as np
 from aws_lambda_powertools.metrics import MetricUnit
 
-from kyber.api import Face
-from kyber.errors import ModelArtifactError, UnscorableRowsError
+from kyber.api import Api, Face, Routes, failure_body, routes_text
+from kyber.errors import (
+    BATCH_TOO_LARGE_SCHEMA,
+    CRYSTAL_DATA_PROBLEMS_SCHEMA,
+    MAX_REPORTED_PROBLEMS,
+    ModelArtifactError,
+    UnscorableRowsError,
+)
 from kyber.monitoring import DataCapture, ModelMonitor
 from kyber.observability import elapsed_ms, logger, metrics
 from kyber.proxy_event import body_of
 from kyber.registry import CrystalModel, get_registry
-from kyber.responses import JsonResponse, prediction_json
+from kyber.responses import JsonResponse, prediction_json, prediction_schema
+from kyber.route_docs import MESSAGE, Answer, ExampleRequest, JsonSchema, RouteDoc, object_schema
 from kyber.settings import SHADOW_MIN_REMAINING_MS, get_settings
 from kyber.shadow import Shadow, request_id_of
 from kyber.snapstart import register_hooks
 from kyber.validation import (
     collection_paused,
+    crystal_batch_schema,
     parse_crystal_batch,
     parse_json_body,
     parse_model_choice,
@@ -32,17 +41,30 @@ from kyber.validation import (
 # Every 200 says which model scored the request, and which build of it.
 MODEL_HEADER = "X-Kyber-Model"
 MODEL_VERSION_HEADER = "X-Kyber-Model-Version"
-# The droids' routes, one function each (template.yaml): what a path the API lacks is told.
-DROID_ROUTES = ("/sklearn", "/pytorch", "/astromech")
+MODEL_HEADERS_DOC = {
+    MODEL_HEADER: {"description": "The model that scored the rows.", "schema": {"type": "string"}},
+    MODEL_VERSION_HEADER: {
+        "description": "The first 12 hex digits of the served ONNX file's SHA-256.",
+        "schema": {"type": "string", "pattern": "^[0-9a-f]{12}$"},
+    },
+}
+# Two droids' samples, the examples the API's description shows on both faces.
+EXAMPLE_ROWS = [[0.92, 0.12, 0.31, 0.09], [6.2, 2.9, 4.3, 1.3]]
+# The request id of the API description's example of a 500.
+EXAMPLE_REQUEST_ID = "c0ffee00-request-id"
+FAILURE_WHEN = "The model failed; quote requestId when reporting it. Details are only in the logs."
 
 
 def _droid_error(message: str, details: Mapping[str, object]) -> dict[str, object]:
     return {"message": message, **details}
 
 
-def _droid_not_found(_path: str) -> dict[str, object]:
-    *first, last = DROID_ROUTES
-    return {"message": f"no such route; POST {', '.join(first)} or {last}"}
+def _droid_not_found(_path: str, routes: Routes) -> dict[str, object]:
+    return {"message": f"no such route; {routes_text(routes)}"}
+
+
+def _droid_error_schema(required: list[str], details: Mapping[str, JsonSchema] | None = None) -> JsonSchema:
+    return object_schema(required, {"message": MESSAGE, **(details or {})})
 
 
 # The droids' face: {"message": ..., details} errors, on every path no other face claims.
@@ -110,6 +132,51 @@ class Classifier:
             outcome = shadow.run(batch, probabilities)
         if self.capture.sampled():
             self.capture.write(event, answer, outcome)
+
+    def add_route(self, app: Api, path: str, described_by: str | None) -> None:
+        """POST path: the droids' route to this classifier, described (its summary: the first line of described_by,
+        the function's docstring)."""
+        summary = (described_by or path).strip().splitlines()[0]
+        app.post(path, doc=partial(self.route_doc, path, summary))(self.classify)
+
+    def route_doc(self, path: str, summary: str) -> RouteDoc:
+        """The droids' route described: its request and every answer, with this classifier's models and limits."""
+        models = list(self.models) if self.chosen_by_request else None
+        chosen = {"model": models[-1]} if models else {}
+        labels = next(iter(self.models.values())).labels
+        too_many = [EXAMPLE_ROWS[0]] * (self.max_rows + 1)
+        answers = {
+            HTTPStatus.OK: Answer(
+                "Every row's most probable colour and every colour's score.",
+                prediction_schema(labels),
+                ExampleRequest({**chosen, "crystalData": EXAMPLE_ROWS}),
+                headers=MODEL_HEADERS_DOC,
+            ),
+            HTTPStatus.UNPROCESSABLE_ENTITY: Answer(
+                "The body is not a JSON object of crystalData rows of finite numbers, or holds rows the model "
+                f"cannot score; errors lists at most {MAX_REPORTED_PROBLEMS} problems and errorCount counts them all.",
+                _droid_error_schema(["message"], CRYSTAL_DATA_PROBLEMS_SCHEMA),
+                ExampleRequest({**chosen, "crystalData": [[5.1, "3.5", 1.4]]}),
+            ),
+            HTTPStatus.REQUEST_ENTITY_TOO_LARGE: Answer(
+                "More rows than the limit, given as limit.",
+                _droid_error_schema(["message", "limit"], BATCH_TOO_LARGE_SCHEMA),
+                ExampleRequest({**chosen, "crystalData": too_many}),
+            ),
+            HTTPStatus.INTERNAL_SERVER_ERROR: Answer(
+                FAILURE_WHEN,
+                _droid_error_schema(["message", "requestId"], {"requestId": {"type": "string"}}),
+                example=failure_body(DROIDS, EXAMPLE_REQUEST_ID),
+            ),
+        }
+        if models:
+            answers[HTTPStatus.BAD_REQUEST] = Answer(
+                "The model is missing, not a string or unknown; it is checked before the data.",
+                _droid_error_schema(["message"]),
+                ExampleRequest({"model": "tensorflow", "crystalData": EXAMPLE_ROWS}),
+            )
+        request = crystal_batch_schema(self.feature_count, self.max_rows, models)
+        return RouteDoc(f"classify_{path.strip('/')}", summary, dict(sorted(answers.items())), request)
 
     def _model_for(self, payload: dict[str, Any]) -> CrystalModel:
         if self.chosen_by_request:

@@ -126,6 +126,25 @@ def parse_crystal_batch(payload: dict[str, Any], *, feature_count: int, max_rows
     return batch
 
 
+def crystal_batch_schema(feature_count: int, max_rows: int, models: list[str] | None) -> dict[str, Any]:
+    """The JSON Schema of a body parse_crystal_batch takes (with, when models are given, the model choice
+    parse_model_choice takes), for the API's description."""
+    number = {"type": "number", "description": "A finite measurement; JSON integers are numbers."}
+    row = {"type": "array", "items": number, "minItems": feature_count, "maxItems": feature_count}
+    properties: dict[str, Any] = {
+        "crystalData": {
+            "type": "array",
+            "items": row,
+            "minItems": 1,
+            "maxItems": max_rows,
+            "description": f"One row of {feature_count} measurements per sample; at most {max_rows} rows.",
+        }
+    }
+    if models:
+        properties["model"] = {"type": "string", "enum": models, "description": "The model that scores the rows."}
+    return {"type": "object", "required": sorted(properties), "properties": properties}
+
+
 def are_rows_of(rows: list[Any], width: int) -> bool:
     """Whether every item is a list of width values: the shape check of a batch's rows, by the set of their types
     and lengths, on both faces."""

@@ -9,16 +9,20 @@ import numpy as np
 import orjson
 
 from kyber.errors import BatchTooLargeError, InferenceRequestError, NotJsonError
-from kyber.inference_protocol.codec import InputLimits, accepts, decoded
+from kyber.inference_protocol.codec import FLOAT_LIMITS, INTEGER_DATATYPES, InputLimits, accepts, decoded
 from kyber.proxy_event import ProxyEvent, headers_of
 from kyber.validation import json_kind
 
 CLASSIFICATION = "classification"
-# Triton's binary tensor extension: the JSON header's length, and the type of the bytes after it.
+# Triton's binary tensor extension: the JSON header's length, the type of the bytes after it, and the parameter
+# that says an input's data is binary.
 BINARY_HEADER = "inference-header-content-length"
 
 
 BINARY_CONTENT_TYPE = "application/octet-stream"
+
+
+BINARY_DATA_SIZE = "binary_data_size"
 
 
 # What a parameter's value may be (the protocol's $parameter): a string, a number or a boolean.
@@ -64,6 +68,59 @@ def parse_inference_request(payload: dict[str, Any], limits: InputLimits, output
     return Inference(request_id, batch, outputs)
 
 
+def inference_request_schema(limits: InputLimits, output_names: tuple[str, str], labels: int) -> dict[str, Any]:
+    """What parse_inference_request takes beyond the protocol's published InferenceRequest, as JSON Schema for the
+    API's description: one input as the model takes it (name, datatypes, shape, row limit, data filling the shape),
+    the model's outputs with their classification count, and no null where the protocol lets a key be absent."""
+    features, max_rows = limits.features, limits.max_rows
+    number = {"type": "number", "description": "A finite measurement, read as the JSON number it is."}
+    row = {"type": "array", "items": number, "minItems": features, "maxItems": features}
+    tensor = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "const": limits.name},
+            "shape": {
+                "type": "array",
+                "prefixItems": [{"type": "integer", "minimum": 1, "maximum": max_rows}, {"const": features}],
+                "minItems": 2,
+                "maxItems": 2,
+                "description": f"[rows, {features}], at most {max_rows} rows.",
+            },
+            "datatype": {
+                "type": "string",
+                "enum": [*FLOAT_LIMITS, *INTEGER_DATATYPES],
+                "description": "The model's own is in its metadata.",
+            },
+            "parameters": {"type": "object", "propertyNames": {"not": {"const": BINARY_DATA_SIZE}}},
+            "data": {
+                "type": "array",
+                "items": {"oneOf": [number, row]},
+                "minItems": 1,
+                "maxItems": max_rows * features,
+                "description": "rows x features values, flat in row-major order or nested as rows; it must fill "
+                "the shape exactly.",
+            },
+        },
+    }
+    classification = {"type": "integer", "minimum": 1, "maximum": labels}
+    output = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "enum": list(output_names)},
+            "parameters": {"type": "object", "properties": {CLASSIFICATION: classification}},
+        },
+    }
+    return {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "parameters": {"type": "object"},
+            "inputs": {"type": "array", "items": tensor, "minItems": 1, "maxItems": 1},
+            "outputs": {"type": "array", "items": output, "minItems": 1},
+        },
+    }
+
+
 def _described(value: Any) -> str:
     if isinstance(value, list):
         return f"a list of {len(value)}" if value and all(isinstance(item, dict) for item in value) else "a list"
@@ -76,8 +133,8 @@ def parse_input(tensor: dict[str, Any], limits: InputLimits) -> np.ndarray:
     name, datatype, shape, data = (tensor.get(key) for key in ("name", "datatype", "shape", "data"))
     if name != input_name:
         raise InferenceRequestError(f"unknown input {_short(name)}: the model's one input is {input_name!r}")
-    if "binary_data_size" in _parameters_of(tensor, f"input {input_name!r}"):
-        raise NotJsonError(f"input {input_name!r} is binary data (binary_data_size); {SEND_JSON}")
+    if BINARY_DATA_SIZE in _parameters_of(tensor, f"input {input_name!r}"):
+        raise NotJsonError(f"input {input_name!r} is binary data ({BINARY_DATA_SIZE}); {SEND_JSON}")
     if not accepts(datatype):
         raise InferenceRequestError(
             f"input {input_name!r} has datatype {_short(datatype)}; send FP64 or FP32 (or FP16, INT8-64, UINT8-64)"

@@ -4,12 +4,14 @@ answered from the classifier the function serves (the same models, limits and er
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
+from functools import partial
 from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from kyber.api import Api, Face
+from kyber.api import Api, Face, Routes, failure_body, routes_text
 from kyber.errors import (
     MAX_REPORTED_PROBLEMS,
     CrystalBatchError,
@@ -18,13 +20,28 @@ from kyber.errors import (
     UnscorableRowsError,
 )
 from kyber.inference_protocol.codec import ONNX_DATATYPES, InputLimits, TensorSpec
-from kyber.inference_protocol.request import CLASSIFICATION, parse_inference_request, require_json
+from kyber.inference_protocol.request import (
+    BINARY_HEADER,
+    CLASSIFICATION,
+    inference_request_schema,
+    parse_inference_request,
+    require_json,
+)
 from kyber.inference_protocol.response import inference_response
 from kyber.observability import metrics
 from kyber.proxy_event import ProxyEvent, body_of
 from kyber.registry import CrystalModel
 from kyber.responses import JsonResponse, json_text
-from kyber.service import MODEL_HEADER, MODEL_VERSION_HEADER, Classifier
+from kyber.route_docs import MESSAGE, Answer, ExampleRequest, JsonSchema, Published, RouteDoc
+from kyber.service import (
+    EXAMPLE_REQUEST_ID,
+    EXAMPLE_ROWS,
+    FAILURE_WHEN,
+    MODEL_HEADER,
+    MODEL_HEADERS_DOC,
+    MODEL_VERSION_HEADER,
+    Classifier,
+)
 from kyber.validation import collection_paused, parse_json_body, require_object
 
 SERVER_NAME = "kyber-crystal-classifier"
@@ -40,18 +57,61 @@ LABELS_OUTPUT = "label"
 
 
 PREFIX = "/v2"
-ROUTES_HINT = (
-    "the protocol's routes are GET /v2, /v2/health/live, /v2/health/ready, /v2/models/{model}[/versions/{version}]"
-    " and its /ready, and POST /v2/models/{model}[/versions/{version}]/infer"
-)
+# The protocol's data models as KServe publishes them (kserve's Python package, which this layer does not hold):
+# read by scripts/openapi.py when it writes openapi.json.
+PUBLISHED_MODELS = "kserve.protocol.rest.v2_datamodels"
+TAGS = {
+    "Open Inference Protocol": "KServe's v2 REST protocol, as tritonclient[http] and KServe's InferenceRESTClient "
+    "speak it, served by the same functions: /v2/models/sklearn/... by /sklearn's, /v2/models/pytorch/... by "
+    "/pytorch's, the server's routes and any other model by /astromech's. JSON only (tritonclient: "
+    'binary_data=False); every error is {"error": ...}. An output\'s parameters.classification = k gives, per row, '
+    'the k best "score:index:label" strings.'
+}
+# Each kind of route: its summary, which is its 200's description too, and the published model of its 200.
+KINDS = {
+    "live": ("Server live: the function answers.", "ServerLiveResponse"),
+    "ready": (
+        "Server ready: every model is loaded (an execution environment answers only once they are).",
+        "ServerReadyResponse",
+    ),
+    "server": ("Server metadata: name, version and extensions.", "ServerMetadataResponse"),
+    "model ready": ("Model ready.", "ModelReadyResponse"),
+    "metadata": ("Model metadata, read from the ONNX file and the labels.", "ModelMetadataResponse"),
+    "infer": (
+        "Inference: one input tensor of rows; the probabilities and the labels as outputs.",
+        "InferenceResponse",
+    ),
+}
+ANSWERS_NARROWED: dict[str, JsonSchema] = {
+    "metadata": {
+        "required": ["versions"],
+        "properties": {"platform": {"const": PLATFORM}, "versions": {"type": "array", "minItems": 1}},
+    },
+    "infer": {"required": ["model_version"], "properties": {"model_version": {"type": "string"}}},
+}
+ERRORS_WHEN = {
+    HTTPStatus.BAD_REQUEST: "The request's structure: inputs, name, shape, datatype, data not filling the shape, "
+    "parameters, outputs, classification count or id.",
+    HTTPStatus.NOT_FOUND: "No such model, or no such version of it.",
+    HTTPStatus.REQUEST_ENTITY_TOO_LARGE: "More rows than the limit.",
+    HTTPStatus.UNSUPPORTED_MEDIA_TYPE: "Binary tensor data (Inference-Header-Content-Length, application/octet-stream "
+    "or binary_data_size): send JSON.",
+    HTTPStatus.UNPROCESSABLE_ENTITY: "The body is not a JSON object, or a value is not a finite number (or beyond "
+    "the declared datatype's range, or too large for the model's own arithmetic).",
+}
 
 
 def _protocol_error(message: str, _details: Mapping[str, object]) -> dict[str, object]:
     return {"error": message}
 
 
-def _protocol_not_found(path: str) -> dict[str, object]:
-    return {"error": f"no such route: {path[:100]}; {ROUTES_HINT}"}
+def _protocol_not_found(path: str, routes: Routes) -> dict[str, object]:
+    return {"error": f"no such route: {path[:100]}; the protocol's routes here are {routes_text(routes)}"}
+
+
+def _error_schema(*details: str) -> JsonSchema:
+    properties = {"error": MESSAGE, **{detail: {"type": "string"} for detail in details}}
+    return {"type": "object", "required": list(properties), "properties": properties, "additionalProperties": False}
 
 
 # The protocol's face: {"error": message}, as the protocol and its clients read errors, under /v2.
@@ -154,9 +214,12 @@ class InferenceProtocol:
         # The specification's example says "live"; tritonclient and KServe's client read "ready".
         ready = JsonResponse(HTTPStatus.OK, json_text({"live": True, "ready": True}))
         metadata = JsonResponse(HTTPStatus.OK, json_text(self.server_metadata()))
-        app.get(f"{PREFIX}/health/live", PROTOCOL)(lambda _event: counted(live))
-        app.get(f"{PREFIX}/health/ready", PROTOCOL)(lambda _event: counted(ready))
-        app.get(PREFIX, PROTOCOL)(lambda _event: counted(metadata))
+        for path, kind, answer in (
+            (f"{PREFIX}/health/live", "live", live),
+            (f"{PREFIX}/health/ready", "ready", ready),
+            (PREFIX, "server", metadata),
+        ):
+            app.get(path, PROTOCOL, partial(self.route_doc, kind, path, "GET"))(partial(_answered, answer))
 
     def add_model_routes(self, app: Api, model_path: str) -> None:
         """The model routes under model_path: /v2/models/<name> for one model, or /v2/models/{model} for any."""
@@ -172,9 +235,78 @@ class InferenceProtocol:
             return self.infer(event, model, version)
 
         for path in (model_path, f"{model_path}/versions/{{version}}"):
-            app.get(path, PROTOCOL)(metadata)
-            app.get(f"{path}/ready", PROTOCOL)(ready)
-            app.post(f"{path}/infer", PROTOCOL)(infer)
+            app.get(path, PROTOCOL, partial(self.route_doc, "metadata", path, "GET"))(metadata)
+            app.get(f"{path}/ready", PROTOCOL, partial(self.route_doc, "model ready", f"{path}/ready", "GET"))(ready)
+            app.post(f"{path}/infer", PROTOCOL, partial(self.route_doc, "infer", f"{path}/infer", "POST"))(infer)
+
+    def route_doc(self, kind: str, path: str, method: str) -> RouteDoc:
+        """A route of the given kind described: its parameters, request and answers, with the models, limits and
+        tensors this function serves; its bodies' schemas are the protocol's published models."""
+        summary, published = KINDS[kind]
+        model = next(iter(self.classifier.models.values()))
+        valid = {"model": model.name, "version": model.version}
+        parameters: dict[str, JsonSchema] = {}
+        if "{model}" in path:
+            parameters["model"] = {"type": "string", "enum": list(self.classifier.models)}
+        if "{version}" in path:
+            versions = [version for name in self.classifier.models for version in self.versions(name)]
+            parameters["version"] = {
+                "type": "string",
+                "enum": versions,
+                "description": f"The model's {MODEL_VERSION_HEADER}.",
+            }
+        # What this server always sends where the published model lets it be absent; and the request's id only when
+        # the request had one, where KServe's model requires it.
+        narrowed = ANSWERS_NARROWED.get(kind, {})
+        schema = Published(PUBLISHED_MODELS, published, narrowed, ("id",) if kind == "infer" else ())
+        answers = {HTTPStatus.OK: Answer(summary, schema, ExampleRequest(parameters=valid))}
+        if parameters:
+            unknown = {"version": "000000000000"} if "version" in parameters else {"model": "tensorflow"}
+            request = ExampleRequest(parameters={**valid, **unknown})
+            answers[HTTPStatus.NOT_FOUND] = Answer(ERRORS_WHEN[HTTPStatus.NOT_FOUND], _error_schema(), request)
+        operation_id = path.strip("/").replace("/", "_").replace("{", "").replace("}", "") + f"_{method.lower()}"
+        if kind != "infer":
+            return RouteDoc(operation_id, summary, answers, parameters=parameters, tags=TAGS)
+        answers.update(self._inference_answers(model, valid, Answer(summary, schema, headers=MODEL_HEADERS_DOC)))
+        model_input, probabilities, labels = self.tensors(model)
+        limits = InputLimits(model_input.name, self.classifier.feature_count, self.classifier.max_rows)
+        narrowed = inference_request_schema(limits, (probabilities.name, labels.name), len(model.labels))
+        request_schema = Published(PUBLISHED_MODELS, "InferenceRequest", narrowed)
+        return RouteDoc(operation_id, summary, dict(sorted(answers.items())), request_schema, parameters, TAGS)
+
+    def _inference_answers(
+        self, model: CrystalModel, parameters: Mapping[str, str], ok: Answer
+    ) -> dict[HTTPStatus, Answer]:
+        """An inference route's answers, each with the request that draws it, for the model's example rows."""
+        features = self.classifier.feature_count
+        data = [value for row in EXAMPLE_ROWS for value in row]
+        tensor = {"name": self.tensors(model)[0].name, "shape": [len(EXAMPLE_ROWS), features], "datatype": "FP64"}
+        tensor["data"] = data
+        bodies = {
+            HTTPStatus.OK: {"id": "droid-7", "inputs": [tensor]},
+            HTTPStatus.BAD_REQUEST: {"inputs": [{**tensor, "data": data[:-1]}]},
+            HTTPStatus.REQUEST_ENTITY_TOO_LARGE: {
+                "inputs": [{**tensor, "shape": [self.classifier.max_rows + 1, features]}]
+            },
+            HTTPStatus.UNSUPPORTED_MEDIA_TYPE: {},
+            HTTPStatus.UNPROCESSABLE_ENTITY: {"inputs": [{**tensor, "data": ["5.1", *data[1:]]}]},
+        }
+        headers = {HTTPStatus.UNSUPPORTED_MEDIA_TYPE: {BINARY_HEADER: "2"}}
+        answers: dict[HTTPStatus, Answer] = {
+            status: Answer(
+                ERRORS_WHEN[status], _error_schema(), ExampleRequest(body, parameters, headers.get(status, {}))
+            )
+            for status, body in bodies.items()
+            if status != HTTPStatus.OK
+        }
+        answers[HTTPStatus.OK] = replace(ok, request=ExampleRequest(bodies[HTTPStatus.OK], parameters))
+        failure = failure_body(PROTOCOL, EXAMPLE_REQUEST_ID)
+        answers[HTTPStatus.INTERNAL_SERVER_ERROR] = Answer(FAILURE_WHEN, _error_schema("requestId"), example=failure)
+        return answers
+
+
+def _answered(answer: JsonResponse, _event: ProxyEvent) -> JsonResponse:
+    return counted(answer)
 
 
 def counted(answer: JsonResponse) -> JsonResponse:
