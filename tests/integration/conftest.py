@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from scripts.harness import local_api as local_api_harness
-from scripts.harness.local_api import LocalApi, LocalApiError, container_ids
+from scripts.harness.local_api import LocalApi, container_ids
 from scripts.project import REPO, built_models
+from tests.support.local_api import start_local_api, stop_local_api
 from tests.support.service import configure_service
 
 
@@ -49,27 +49,6 @@ def emulator_containers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[No
     yield
     left = mounting_any_of(container_ids() - before, (REPO, tmp_path_factory.getbasetemp()))
     assert not left, f"containers left behind: {sorted(left)}"
-
-
-def copy_of_the_build(destination: Path) -> Path:
-    """A project holding a copy of this one's `sam build` output and SAM settings: what sam local serves."""
-    shutil.copytree(REPO / ".aws-sam", destination / ".aws-sam")
-    for name in ("samconfig.toml", "template.yaml"):
-        shutil.copy(REPO / name, destination / name)
-    return destination
-
-
-def start_local_api(project: Path, log_path: Path) -> LocalApi:
-    try:
-        return local_api_harness.start_local_api(project, log_path)
-    except LocalApiError as error:
-        pytest.fail(str(error))
-
-
-def stop_local_api(api: LocalApi) -> None:
-    """Stop SAM; fail if it left any of the containers it started behind (they are removed all the same)."""
-    left = api.stop()
-    assert not left, f"sam local start-api left containers behind when it stopped: {left}"
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ import pytest
 from scripts.harness.events import SAMPLE_ROW, body_for
 from scripts.harness.local_api import post
 from scripts.project import built_models, routes
-from tests.integration.conftest import copy_of_the_build, start_local_api, stop_local_api
+from tests.support.local_api import copy_of_the_build, start_local_api, stop_local_api
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ import pytest
 
 from scripts.harness.local_api import EMULATOR, docker, post, replaced_sam_images
 from scripts.project import REPO, built_models
-from tests.integration.conftest import copy_of_the_build, start_local_api, stop_local_api
+from tests.support.local_api import copy_of_the_build, start_local_api, stop_local_api
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ import pytest
 
 from scripts.harness.local_api import LocalApi, post, sam_environment
 from scripts.project import REPO, built_models
-from tests.integration.conftest import start_local_api, stop_local_api
+from tests.support.local_api import start_local_api, stop_local_api
 from tests.support.service import NATIVE_TOLERANCE, REFERENCE_MODELS
 
 pytestmark = [

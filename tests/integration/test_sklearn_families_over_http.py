@@ -16,7 +16,7 @@ from model_build.layer import build
 from model_build.training import split_iris
 from scripts.harness.local_api import post
 from scripts.project import built_models
-from tests.integration.conftest import copy_of_the_build, start_local_api, stop_local_api
+from tests.support.local_api import copy_of_the_build, start_local_api, stop_local_api
 from tests.support.sklearn_families import FAMILIES, delivery, trained
 
 pytestmark = pytest.mark.integration

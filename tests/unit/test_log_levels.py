@@ -15,7 +15,7 @@ import pytest
 
 from scripts.project import REPO, process_environment
 from tests.support.lambda_log_filter import kept_by_lambda
-from tests.unit.test_template import deployed, source_template
+from tests.support.template import deployed, source_template
 
 LOG_LEVELS = source_template()["Parameters"]["LogLevel"]["AllowedValues"]
 

@@ -23,7 +23,7 @@ from kyber.shadow import Shadow
 from scripts.harness.events import load_event
 from scripts.project import REPO, metrics_namespace, service_name
 from tests.support.service import DEFAULT_LABELS
-from tests.unit.test_template import STACK, deployed, resources_of_type, transformed
+from tests.support.template import STACK, deployed, resources_of_type, transformed
 
 MODELS = ("sklearn", "pytorch")
 CAPTURE_RESOURCES = {
