@@ -159,8 +159,7 @@ def _rows_of(shape: Any, limits: InputLimits) -> int:
         raise InferenceRequestError(f"input {limits.name!r} shape must be {expected}; got {shape}")
     if rows > limits.max_rows:
         raise BatchTooLargeError(
-            f"input {limits.name!r} has {rows} rows; the limit is {limits.max_rows} rows per request",
-            limit=limits.max_rows,
+            f"input {limits.name!r} has {rows} rows; the limit is {limits.max_rows} rows per request"
         )
     return rows
 
@@ -210,11 +209,9 @@ def _classification(parameters: dict[str, Any], name: str, probabilities: str) -
     if name != probabilities:
         raise InferenceRequestError(f"classification applies to output {probabilities!r}, not {name!r}")
     if type(count) is not int or count < 1:
+        # A parameter's value is a string, a number or a boolean (_parameters_of): shown as sent.
+        shown = orjson.dumps(count).decode()[:40]
         raise InferenceRequestError(
-            f"classification must be a whole number from 1 to the number of labels; got {_count_text(count)}"
+            f"classification must be a whole number from 1 to the number of labels; got {shown}"
         )
     return count
-
-
-def _count_text(count: Any) -> str:
-    return orjson.dumps(count).decode()[:40] if not isinstance(count, dict | list) else json_kind(count)
