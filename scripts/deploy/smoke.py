@@ -4,7 +4,8 @@ request, and when the API asks for a key, a request without it or with a wrong o
     python -m scripts.deploy.smoke --stack kyber-crystal-classifier   # URL and key from the stack
     python -m scripts.deploy.smoke --url http://127.0.0.1:3000        # an API that asks for no key
 
-Exits 1 when a case fails.
+Exits 1 when a case fails. `make release` and `make rollback` also give each route the answer it must give (its
+predictions, and its scores within the export's precision), computed from the release's own ONNX files.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import json
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
@@ -39,6 +40,32 @@ class ApiUnderTest:
     url: str
     # The key the API checks in x-api-key; None when it asks for none (sam local, ApiKeyRequired=false).
     key: str | None
+
+
+@dataclass(frozen=True)
+class KnownAnswer:
+    """What a route must answer its sample request: the model that answers it, its prediction per row, and its
+    scores per row, each within tolerance (the export's precision bound) of these."""
+
+    model: str
+    prediction: tuple[str, ...]
+    scores: tuple[dict[str, float], ...]
+    tolerance: float
+
+    def difference(self, answer: Any) -> str | None:
+        """What differs between answer (a 200 body) and this; None when nothing does."""
+        if answer.get("prediction") != list(self.prediction):
+            expected = list(self.prediction)
+            return f"predicted {answer.get('prediction')}, the release's {self.model} model predicts {expected}"
+        scores = answer.get("scores")
+        if not isinstance(scores, list) or [sorted(row) for row in scores] != [sorted(row) for row in self.scores]:
+            return f"scores {json.dumps(scores)[:120]} do not name the release's labels"
+        worst = max(
+            abs(row[label] - known[label]) for row, known in zip(scores, self.scores, strict=True) for label in known
+        )
+        if not worst <= self.tolerance:
+            return f"a score is {worst:.3g} from the release's {self.model} model (bound {self.tolerance:.3g})"
+        return None
 
 
 @dataclass(frozen=True)
@@ -82,14 +109,18 @@ def post(url: str, body: str, key: str | None) -> tuple[int, Any]:
         return status, raw.decode(errors="replace")
 
 
-def route_case(api: ApiUnderTest, route: str) -> CaseResult:
+def route_case(api: ApiUnderTest, route: str, known: KnownAnswer | None = None) -> CaseResult:
     body = single_row_event(route)["body"]
     rows = len(json.loads(body)["crystalData"])
     status, answer = post(f"{api.url.rstrip('/')}/{route}", body, api.key)
     case = f"POST /{route}" + (" with the key" if api.key is not None else "")
     predictions = answer.get("prediction") if isinstance(answer, dict) else None
     passed = status == HTTPStatus.OK and isinstance(predictions, list) and len(predictions) == rows
-    return CaseResult(case, passed, f"{status} {json.dumps(answer)[:200]}")
+    detail = f"{status} {json.dumps(answer)[:200]}"
+    if passed and known is not None:
+        difference = known.difference(answer)
+        passed, detail = difference is None, difference or f"{status}, the release's {known.model} answer: {detail}"
+    return CaseResult(case, passed, detail)
 
 
 def refused_case(api: ApiUnderTest, case: str, key: str | None) -> CaseResult:
@@ -98,9 +129,10 @@ def refused_case(api: ApiUnderTest, case: str, key: str | None) -> CaseResult:
     return CaseResult(case, status == HTTPStatus.FORBIDDEN, f"POST /{route}: {status} {json.dumps(answer)[:200]}")
 
 
-def run_smoke(api: ApiUnderTest) -> list[CaseResult]:
-    """Every route's sample request, then the key cases, which run only against an API asking for a key."""
-    results = [route_case(api, route) for route in routes()]
+def run_smoke(api: ApiUnderTest, known: Mapping[str, KnownAnswer] | None = None) -> list[CaseResult]:
+    """Every route's sample request (its answer compared with known's for the route, when given), then the key
+    cases, which run only against an API asking for a key."""
+    results = [route_case(api, route, (known or {}).get(route)) for route in routes()]
     if api.key is None:
         reason = "the API asks for no key (sam local start-api, or a stack with ApiKeyRequired=false)"
         return results + [CaseResult(case, None, reason) for case in KEY_CASES]

@@ -4,10 +4,7 @@ over HTTP against a stand-in for API Gateway in front of the handlers, with and 
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Iterator
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import ModuleType
 from typing import Any
 
@@ -16,8 +13,8 @@ import pytest
 from moto import mock_aws
 
 from scripts.deploy.smoke import KEY_CASES, ApiUnderTest, StackOutputsError, api_of_stack, main, run_smoke
-from scripts.harness.events import FakeLambdaContext, proxy_event
 from scripts.project import routes
+from tests.support.gateway import StandInGateway
 from tests.support.service import TEST_ENVIRONMENT
 
 REGION = TEST_ENVIRONMENT["AWS_DEFAULT_REGION"]
@@ -32,42 +29,15 @@ def stand_in_api(handler_module: Callable[[str], ModuleType]) -> Iterator[StandI
     """Serves the handlers over HTTP as API Gateway would: a 403 without the key it is given, and
     a 500 from the routes named broken; returns the base URL."""
     handlers = {route: handler_module(route).lambda_handler for route in routes()}
-    servers: list[ThreadingHTTPServer] = []
+    gateways: list[StandInGateway] = []
 
     def serve(key: str | None, broken: frozenset[str] = frozenset()) -> str:
-        class Gateway(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
-                route = self.path.removeprefix("/v1/")
-                if key is not None and self.headers.get("x-api-key") != key:
-                    self.answer(HTTPStatus.FORBIDDEN, '{"message":"Forbidden"}')
-                elif route not in handlers:
-                    self.answer(HTTPStatus.FORBIDDEN, '{"message":"Missing Authentication Token"}')
-                elif route in broken:
-                    self.answer(HTTPStatus.INTERNAL_SERVER_ERROR, '{"message":"internal error"}')
-                else:
-                    response = handlers[route](proxy_event(route, body), FakeLambdaContext())
-                    self.answer(response["statusCode"], response["body"])
-
-            def answer(self, status: int, body: str) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body.encode())))
-                self.end_headers()
-                self.wfile.write(body.encode())
-
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        return f"http://127.0.0.1:{server.server_address[1]}/v1/"
+        gateways.append(StandInGateway(handlers, key, broken))
+        return gateways[-1].url
 
     yield serve
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+    for gateway in gateways:
+        gateway.close()
 
 
 def verdicts(results: list[Any]) -> dict[str, bool | None]:
