@@ -51,7 +51,6 @@ class UnscorableRowsError(CrystalBatchError):
         nouns = (f"row the {model} model cannot score", f"rows the {model} model cannot score")
         listed = crystal_data_problems(len(rows), nouns, ({"row": row, "error": problem} for row in rows))
         super().__init__(listed.message, **listed.details)
-        self.model = model
         self.rows = rows
 
 
