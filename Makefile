@@ -8,6 +8,7 @@
 #   make golden  record the golden answers again (after an intended change to them)
 #   make report  build and measure the models, then write build/model-report/index.html
 #   make drift CAPTURE=<folder or s3://bucket/prefix>  Evidently's drift report of captured requests (its own venv)
+#   make shadow-report [CAPTURE=<folder or s3://...>] [SINCE=<time or 24h>]  a challenger's shadow and verdict
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -38,7 +39,7 @@ ifneq ($(SOURCE_DATE_EPOCH),)
 export SOURCE_DATE_EPOCH
 endif
 
-.PHONY: help setup emulator browser build serve test lint unit integration benchmark load mutation mutation-smoke golden openapi train report smoke drift clean
+.PHONY: help setup emulator browser build serve test lint unit integration benchmark load mutation mutation-smoke golden openapi train report smoke drift shadow-report clean
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -144,6 +145,12 @@ DRIFT_OUT ?= build/drift-report
 drift: .venv-drift/.installed
 	@test -n "$(CAPTURE)" || { echo "usage: make drift CAPTURE=<folder of capture files, or s3://bucket/prefix> [REFERENCE=<csv>]" >&2; exit 2; }
 	env $(AWS_OWN) .venv-drift/bin/python -m scripts.drift --capture "$(CAPTURE)" --out "$(DRIFT_OUT)" $(if $(REFERENCE),--reference "$(REFERENCE)")
+
+# How each challenger did in its champion's shadow, from captured requests or (without CAPTURE) from the shadow's
+# metrics in CloudWatch since SINCE; its verdict against challenger_gate.toml [online] in build/shadow-report/.
+shadow-report: $(VENV)/.installed
+	env $(AWS_OWN) PYTHONPATH=layers/kyber:layers/models $(PYTHON) -m scripts.shadow \
+		$(if $(CAPTURE),--capture "$(CAPTURE)") $(if $(SINCE),--since "$(SINCE)") $(if $(REGION),--region $(REGION))
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

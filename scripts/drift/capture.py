@@ -106,15 +106,20 @@ def _s3_objects(location: str, client: Any = None) -> Iterator[tuple[str, bytes]
             yield f"s3://{bucket}/{item['Key']}", body
 
 
-def read_capture(location: str, client: Any = None) -> list[list[float]]:
-    """The rows of every captured request in a folder, or under s3://bucket/prefix (client: an S3 client)."""
+def capture_files(location: str, client: Any = None) -> Iterator[tuple[str, str]]:
+    """Each capture file in a folder, or under s3://bucket/prefix (client: an S3 client): where it is, its text."""
     files = _s3_objects(location, client) if location.startswith("s3://") else _local_files(Path(location))
-    rows: list[list[float]] = []
     for where, raw in files:
         try:
-            text = _text(raw)
+            yield where, _text(raw)
         except (OSError, EOFError, UnicodeDecodeError):
             raise CaptureError(f"{where}: neither gzip nor UTF-8 text") from None
+
+
+def read_capture(location: str, client: Any = None) -> list[list[float]]:
+    """The rows of every captured request in a folder, or under s3://bucket/prefix (client: an S3 client)."""
+    rows: list[list[float]] = []
+    for where, text in capture_files(location, client):
         rows.extend(rows_in_lines(text.splitlines(), where))
     if not rows:
         raise CaptureError(f"no captured rows in {location}")

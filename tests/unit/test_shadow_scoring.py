@@ -148,7 +148,7 @@ def test_with_too_little_time_left_the_challenger_is_skipped_and_counted(shadowe
     # Given every request shadowed, and an invocation with less time left than the shadow needs
     shadowed()
     expected = answer_parts(invoke("sklearn", json_event("sklearn", {"crystalData": ROWS[:5]})))
-    lambda_context.get_remaining_time_in_millis = lambda: SHADOW_MIN_REMAINING_MS - 1  # type: ignore[method-assign]
+    lambda_context.get_remaining_time_in_millis = lambda: SHADOW_MIN_REMAINING_MS - 1
     capfd.readouterr()
     # When the request is answered
     answer = invoke("sklearn", json_event("sklearn", {"crystalData": ROWS[:5]}))
