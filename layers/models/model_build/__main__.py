@@ -29,6 +29,14 @@ def summary(built: LayerBuild, out: Path, seconds: float) -> str:
             f"card {model.card.file}\n"
             f"  {'':8} {built.assessments[name].cost.summary()}"
         )
+    for name, challenger in built.challengers.items():
+        entry = challenger.entry
+        lines.append(
+            f"  {name:8} challenger {entry.file} sha256 {entry.sha256[:12]}, through the same gates; "
+            f"card {entry.card.file}\n"
+            f"  {'':8} {challenger.comparison.summary()}\n"
+            f"  {'':8} {challenger.assessment.cost.summary()}"
+        )
     return "\n".join(lines)
 
 

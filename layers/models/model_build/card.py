@@ -4,12 +4,14 @@ which file serves it, what it was measured on and how it scored, and what it is 
 from __future__ import annotations
 
 import base64
+import copy
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
 from kyber.manifest import FileRef
+from model_build.compare import Comparison, OfflineRule
 from model_build.evaluation import EVALUATION_FILE, EvaluationData, LabelMetrics, Metrics
 
 SCHEMA_VERSION = "0.0.2"
@@ -172,3 +174,30 @@ def model_card(inputs: CardInputs) -> dict[str, Any]:
 
 def card_json(card: dict[str, Any]) -> str:
     return json.dumps(card, indent=1) + "\n"
+
+
+def with_comparison(
+    card: dict[str, Any], comparison: Comparison, rule: OfflineRule, flip_table: bytes
+) -> dict[str, Any]:
+    """A challenger's card that says so, with how it compared with its champion on the same rows (the figures, the
+    rule it passed, the flip table as a picture) under quantitative_analysis.comparison, and its accuracy
+    difference, with the interval, among its performance metrics."""
+    card = copy.deepcopy(card)
+    details, analysis = card["model_details"], card["quantitative_analysis"]
+    champion, interval = comparison.champion, comparison.interval
+    details["overview"] = (
+        f"A challenger to the {comparison.model} Kyber crystal classifier (champion version {champion.version}), "
+        f"served from {details['path']} beside it."
+    )
+    analysis["performance_metrics"].append(
+        {
+            "type": "accuracy minus the champion's",
+            "value": f"{comparison.accuracy_difference:+.4f}",
+            "confidence_interval": {"lower_bound": f"{interval.lower:+.4f}", "upper_bound": f"{interval.upper:+.4f}"},
+        }
+    )
+    analysis["comparison"] = {**asdict(comparison), "margin": rule.margin, "gate": rule.source.name}
+    analysis["graphics"]["collection"].append(
+        {"name": "Flip table", "image": base64.b64encode(flip_table).decode("ascii")}
+    )
+    return card

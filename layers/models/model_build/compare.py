@@ -127,6 +127,14 @@ class Comparison:
     mcnemar_p: float
     flips: tuple[LabelFlips, ...]
 
+    def summary(self) -> str:
+        interval = self.interval
+        return (
+            f"accuracy {self.challenger.accuracy:.4f}, the champion {self.champion.accuracy:.4f}: difference "
+            f"{self.accuracy_difference:+.4f}, {interval.confidence:.0%} interval {interval.lower:+.4f} to "
+            f"{interval.upper:+.4f}; {self.fixed} fixed, {self.broken} broken (McNemar exact p {self.mcnemar_p:.3f})"
+        )
+
 
 def standing(version: str, scores: np.ndarray, target: np.ndarray, labels: tuple[str, ...]) -> Standing:
     metrics = measure(scores, target, labels)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import platform
 import shutil
+from collections.abc import Mapping
 from importlib.metadata import version
 from pathlib import Path
 
@@ -29,7 +30,12 @@ def built_with() -> dict[str, str]:
 
 
 def write_manifest(
-    staging: Path, source: Path, labels: tuple[str, ...], entries: dict[str, ModelEntry], feature_range: TrainingRange
+    staging: Path,
+    source: Path,
+    labels: tuple[str, ...],
+    entries: dict[str, ModelEntry],
+    feature_range: TrainingRange,
+    challengers: Mapping[str, ModelEntry] | None = None,
 ) -> Manifest:
     """The labels file copied beside the models, and the manifest written over everything in staging."""
     shutil.copyfile(source / LABELS_FILE, staging / LABELS_FILE)
@@ -41,6 +47,7 @@ def write_manifest(
         models=entries,
         built_with=built_with(),
         training_range=feature_range,
+        challengers=challengers or {},
     )
     (staging / MANIFEST_FILE).write_text(manifest.to_json(), encoding="utf-8")
     return manifest

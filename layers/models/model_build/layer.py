@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kyber.labels import read_labels
 from kyber.manifest import LABELS_FILE, Manifest
+from model_build.challenger import ChallengerBuild, compile_challengers, delivered_challengers
+from model_build.compare import ChallengerGateError, OfflineRule
 from model_build.compile import Assessment, compile_model, evaluation_setup
 from model_build.contract import ModelContractError, ModelsLayerError, training_range
 from model_build.evaluation import EVALUATION_FILE
@@ -17,15 +19,25 @@ from model_build.install import install, write_manifest
 from model_build.load import native_models
 from model_build.parity import DEFAULT_PROBE_ROWS, ParityError, probe_features
 
-__all__ = ["Assessment", "LayerBuild", "ModelContractError", "ModelsLayerError", "ParityError", "build"]
+__all__ = [
+    "Assessment",
+    "ChallengerBuild",
+    "ChallengerGateError",
+    "LayerBuild",
+    "ModelContractError",
+    "ModelsLayerError",
+    "ParityError",
+    "build",
+]
 
 
 @dataclass(frozen=True)
 class LayerBuild:
-    """A finished build: its manifest, and each model's assessment (for the report)."""
+    """A finished build: its manifest, each model's assessment (for the report), and its challengers."""
 
     manifest: Manifest
     assessments: dict[str, Assessment]
+    challengers: dict[str, ChallengerBuild] = field(default_factory=dict)
 
 
 def build(
@@ -34,16 +46,21 @@ def build(
     probe_rows: int = DEFAULT_PROBE_ROWS,
     evaluation: Path | None = None,
     gate: QualityGate | None = None,
+    challenger_rule: OfflineRule | None = None,
 ) -> LayerBuild:
     """Compile source's native models into out, with labels, cards and manifest; return the manifest and what was
     measured of each model. The models are measured on evaluation (source's evaluation.csv by default) and held
-    to gate (quality_gate.toml by default)."""
+    to gate (quality_gate.toml by default); the challengers in source's challenger folder, when it has one, go
+    through the same stages and are held to challenger_rule too (challenger_gate.toml's [offline] by default)."""
     import torch
 
     if probe_rows < 0:
         raise ValueError("probe_rows must not be negative")
     labels = read_labels(source / LABELS_FILE)
     models = native_models(source, labels)
+    challengers = delivered_challengers(source, labels)
+    # Read before anything is built, so that an unusable gate file fails first; never without a challenger.
+    rule = (challenger_rule or OfflineRule.read()) if challengers else None
     setup = evaluation_setup(evaluation or source / EVALUATION_FILE, labels, gate)
     feature_range = training_range(source)
     probe = probe_features(probe_rows)
@@ -55,7 +72,9 @@ def build(
     try:
         compiled = {model.name: compile_model(model, staging, probe, labels, setup) for model in models}
         entries = {name: entry for name, (entry, _) in compiled.items()}
-        manifest = write_manifest(staging, source, labels, entries, feature_range)
+        built = compile_challengers(challengers, staging, probe, labels, setup, entries, rule) if rule else {}
+        challenger_entries = {name: challenger.entry for name, challenger in built.items()}
+        manifest = write_manifest(staging, source, labels, entries, feature_range, challenger_entries)
         staging.chmod(0o755)
         install(staging, out)
     except BaseException:
@@ -63,4 +82,4 @@ def build(
         raise
     finally:
         torch.set_num_threads(previous_threads)
-    return LayerBuild(manifest, {name: assessment for name, (_, assessment) in compiled.items()})
+    return LayerBuild(manifest, {name: assessment for name, (_, assessment) in compiled.items()}, built)

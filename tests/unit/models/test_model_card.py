@@ -2,9 +2,12 @@
 saying what the build measured of the served file.
 
 model_card.schema.json is that schema (repository tensorflow/model-card-toolkit, file
-model_card_toolkit/schema/v0.0.2/model_card.schema.json) byte for byte as of its commit 74d7e6d, which fixed
+model_card_toolkit/schema/v0.0.2/model_card.schema.json) as of its commit 74d7e6d, which fixed
 its one `$ref` of `#definitions/graphic` to `#/definitions/graphic`; without the slash the reference cannot
-be resolved and no card with graphics could be validated.
+be resolved and no card with graphics could be validated. Two properties are ours, each described with
+"Kyber:", where the toolkit's schema allows properties of any name: model_details.promotion (how a champion
+was promoted) and quantitative_analysis.comparison (how a challenger compared with its champion); a card
+holding them is still valid against the toolkit's schema as published.
 """
 
 from __future__ import annotations
