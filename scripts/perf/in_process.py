@@ -10,12 +10,15 @@ Usage: python -m scripts.perf.in_process ROWS REPEATS ARTIFACTS_DIR
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
 import io
 import json
 import os
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -28,8 +31,11 @@ import joblib
 import numpy as np
 import torch
 
+from kyber.manifest import CHALLENGER_DIR, MANIFEST_FILE, FileRef, read_manifest
 from kyber.monitoring import DataCapture, ModelMonitor
+from kyber.registry import get_registry
 from kyber.responses import prediction_json
+from kyber.settings import get_settings
 from kyber.validation import collection_paused, parse_crystal_batch, parse_json_body, require_object
 from model_build.crystal_mlp import CrystalMLP
 from scripts.harness.events import FakeLambdaContext, json_event, protocol_event, proxy_event
@@ -208,6 +214,64 @@ def monitoring_cost(rows: int, repeats: int, rounds: int = 10) -> None:
         )
 
 
+def with_own_challenger(models_dir: Path, out: Path) -> Path:
+    """A copy of the built models layer whose models each have a challenger: a copy of their own ONNX file, which
+    costs what a challenger of the same family costs."""
+    shutil.copytree(models_dir, out)
+    (out / CHALLENGER_DIR).mkdir()
+    manifest = read_manifest(models_dir)
+    challengers = {}
+    for name, entry in manifest.models.items():
+        onnx, card = f"{CHALLENGER_DIR}/{entry.file}", f"{CHALLENGER_DIR}/{entry.card.file}"
+        shutil.copyfile(models_dir / entry.file, out / onnx)
+        shutil.copyfile(models_dir / entry.card.file, out / card)
+        challengers[name] = dataclasses.replace(entry, file=onnx, card=FileRef(card, entry.card.sha256))
+    (out / MANIFEST_FILE).write_text(dataclasses.replace(manifest, challengers=challengers).to_json())
+    return out
+
+
+def shadow_cost(rows: int, repeats: int, rounds: int = 5) -> None:
+    """/sklearn's request with its challenger shadowing no request, 10 % and every request: each request has its
+    own id (the shadow picks by id), so the figure is the mean over the requests, in alternating rounds."""
+    models = with_own_challenger(Path(os.environ["KYBER_MODELS_DIR"]), Path(tempfile.mkdtemp()) / "models")
+    os.environ.update(KYBER_MODELS_DIR=str(models), KYBER_SHADOW_PERCENT="100")
+    get_settings.cache_clear()
+    get_registry.cache_clear()
+    with contextlib.redirect_stdout(io.StringIO()):
+        handler = importlib.reload(handler_of("sklearn"))
+    shadows, context = handler.classifier.shadows, FakeLambdaContext()
+    print(
+        f"\nThe challenger's cost on /sklearn, in-process (mean per request over {rounds} rounds of each share;"
+        " the challenger a copy of the champion's ONNX file)"
+    )
+    for data, count in (([SAMPLE[0]], repeats * 10), (random_batch(rows), repeats)):
+        events = [json_event("sklearn", {"crystalData": data}) for _ in range(count)]
+        for number, event in enumerate(events):
+            event["requestContext"]["requestId"] = f"benchmark-{number}"
+        means: dict[float, list[float]] = {0.0: [], 10.0: [], 100.0: []}
+        with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+            for _ in range(rounds):
+                for percent, timings in means.items():
+                    shadows["sklearn"] = dataclasses.replace(shadows["sklearn"], percent=percent)
+                    handler.lambda_handler(events[0], context)
+                    timings.append(statistics.mean(timed_each(handler.lambda_handler, events, context)))
+        off, *on = (statistics.median(timings) for timings in means.values())
+        figures = ", ".join(
+            f"{percent:g} % {median * 1e3:7.3f} ms ({(median / off - 1) * 100:+5.1f} %)"
+            for percent, median in zip((10, 100), on, strict=True)
+        )
+        print(f"  {len(data):>6} rows: off {off * 1e3:7.3f} ms, {figures}")
+
+
+def timed_each(handler: Callable[..., object], events: list[dict[str, Any]], context: FakeLambdaContext) -> list[float]:
+    timings = []
+    for event in events:
+        started = time.perf_counter()
+        handler(event, context)
+        timings.append(time.perf_counter() - started)
+    return timings
+
+
 def worst_bodies(repeats: int) -> None:
     """The slowest bodies a droid could send within Lambda's 6 MB request limit, answered in-process."""
     size = 5_900_000
@@ -240,6 +304,7 @@ def main(arguments: list[str]) -> None:
     request_stages(rows, repeats)
     monitoring_cost(rows, repeats)
     worst_bodies(max(3, repeats // 4))
+    shadow_cost(rows, repeats)
 
 
 if __name__ == "__main__":
