@@ -1,8 +1,9 @@
 """Mutants, killed, survived and the score per file of the shared layer, from mutmut's results.
 
 Run by scripts/mutation/run.sh in the folder mutmut ran in; reads mutants/src/kyber/*.py.meta. A mutant
-is killed when a test failed with it. One stopped at mutmut's CPU-time limit is a timeout: a mutant
-that hangs, or only one whose tests ran longer than the limit, so it is shown apart, and the score
+is killed when a test failed with it; one no test runs is a survivor. One stopped at mutmut's CPU-time
+limit is a timeout: a mutant that hangs, or only one whose tests ran longer than the limit, so it is
+shown apart, and the score
 is killed / (killed + timeouts + survivors without an explanation); the last column also counts
 timeouts as killed, as mutmut does. Survivors listed in survivors.txt (beside this file) with a reason
 are shown apart; mutants a run stopped by MUTATION_TIMEOUT did not reach are unchecked. An explanation is
@@ -20,6 +21,7 @@ from pathlib import Path
 KILLED = {1, 3}  # a test failed (3: pytest's internal error)
 TIMED_OUT = {36, -24, 24, 152, 255}  # stopped at the CPU-time limit: a hang, or only slower tests
 SURVIVED = 0
+NO_TESTS = {5, 33}  # no test runs the mutated function: a survivor too
 EXPLAINED = Path(__file__).with_name("survivors.txt")
 
 
@@ -52,9 +54,11 @@ def main(strict: bool) -> None:
         totals.update(counts)
         print(row(str(meta.relative_to("mutants/src/kyber")).removesuffix(".meta"), counts))
     print(row("all", totals))
-    survivors = [name for name, code in codes.items() if code == SURVIVED and name not in explained]
+    survivors = [
+        name for name, code in codes.items() if (code == SURVIVED or code in NO_TESTS) and name not in explained
+    ]
     for name in survivors:
-        print(f"  survived: {name}")
+        print(f"  survived: {name}{' (no test runs it)' if codes[name] in NO_TESTS else ''}")
     stale = stale_explanations(explained, codes)
     for name, why in stale.items():
         print(f"  stale explanation in {EXPLAINED.name}: {name} ({why})")
@@ -73,7 +77,7 @@ def tally(codes: dict[str, int | None], explained: dict[str, str]) -> Counter[st
             counts["killed"] += 1
         elif code in TIMED_OUT:
             counts["timeout"] += 1
-        elif code == SURVIVED:
+        elif code == SURVIVED or code in NO_TESTS:
             counts["explained" if name in explained else "survived"] += 1
         elif code is None:
             counts["unchecked"] += 1

@@ -16,6 +16,7 @@ CODES = {
     "kyber.labels.x_read_labels__mutmut_3": 0,
     "kyber.labels.x_read_labels__mutmut_4": 36,
     "kyber.labels.x_read_labels__mutmut_5": None,
+    "kyber.labels.x_read_labels__mutmut_6": 33,
 }
 
 
@@ -41,18 +42,23 @@ def test_the_report_counts_each_kind_and_scores_without_and_with_timeouts(result
     explain(results, "kyber.labels.x_read_labels__mutmut_3")
     # When the report is printed
     report.main(strict=False)
-    # Then 1 killed of 3 decided (the explained survivor is apart), 2 of 3 counting the timeout
+    # Then 1 killed of 4 decided (the explained survivor is apart, the one no test runs is a survivor), 2 of 4
+    # counting the timeout
     lines = capsys.readouterr().out.splitlines()
     labels = next(line for line in lines if line.startswith("labels.py"))
-    assert labels.split() == ["labels.py", "5", "1", "1", "1", "1", "1", "33.3%", "66.7%"]
+    assert labels.split() == ["labels.py", "6", "1", "1", "2", "1", "1", "25.0%", "50.0%"]
     assert "  survived: kyber.labels.x_read_labels__mutmut_2" in lines
+    assert "  survived: kyber.labels.x_read_labels__mutmut_6 (no test runs it)" in lines
     assert not any("mutmut_3" in line for line in lines)
 
 
 def test_strict_fails_while_a_survivor_is_unexplained_and_passes_once_all_are(results):
-    with pytest.raises(SystemExit, match="mutation: 4 mutants checked, 2 survived unexplained"):
+    with pytest.raises(SystemExit, match="mutation: 5 mutants checked, 3 survived unexplained"):
         report.main(strict=True)
     explain(results, "kyber.labels.x_read_labels__mutmut_2", "kyber.labels.x_read_labels__mutmut_3")
+    with pytest.raises(SystemExit, match="mutation: 5 mutants checked, 1 survived unexplained"):
+        report.main(strict=True)
+    explain(results, "kyber.labels.x_read_labels__mutmut_6")
     report.main(strict=True)
 
 
@@ -65,7 +71,8 @@ def test_strict_fails_while_a_survivor_is_unexplained_and_passes_once_all_are(re
     ids=["renamed away", "killed"],
 )
 def test_a_stale_explanation_fails_the_report_naming_it(results, capsys, name, why):
-    explain(results, "kyber.labels.x_read_labels__mutmut_2", "kyber.labels.x_read_labels__mutmut_3", name)
+    survivors = ("kyber.labels.x_read_labels__mutmut_2", "kyber.labels.x_read_labels__mutmut_3")
+    explain(results, *survivors, "kyber.labels.x_read_labels__mutmut_6", name)
     with pytest.raises(SystemExit, match=r"mutation: 1 stale explanation\(s\) in survivors.txt; remove them"):
         report.main(strict=False)
     assert f"  stale explanation in survivors.txt: {name} ({why})" in capsys.readouterr().out.splitlines()
