@@ -5,6 +5,10 @@
 #   make mutation  mutation testing of the shared layer over the unit suite (its own venv)
 #   make mutation-smoke  the mutants of one small module, as make test runs them
 #   make smoke STACK=<name>  the smoke cases against a deployed stack's API, its URL and key from its outputs
+#   make release STACK=<name> BUCKET=<bucket> [REGION=] [PREFIX=] [DRY_RUN=1]  the models in layers/models/artifacts
+#                built, gated, uploaded to S3, deployed through the canary and smoke-checked (docs/deployment.md)
+#   make releases STACK=<name> [REGION=]  each function's versions, the release each serves, where live points
+#   make rollback STACK=<name> [TO=<release or version>] [REGION=] [DRY_RUN=1]  back to the release before, or TO
 #   make golden  record the golden answers again (after an intended change to them)
 #   make report  build and measure the models, then write build/model-report/index.html
 #   make drift CAPTURE=<folder or s3://bucket/prefix>  Evidently's drift report of captured requests (its own venv)
@@ -39,7 +43,7 @@ ifneq ($(SOURCE_DATE_EPOCH),)
 export SOURCE_DATE_EPOCH
 endif
 
-.PHONY: help setup emulator browser build serve test lint unit integration benchmark load mutation mutation-smoke golden openapi train report smoke drift shadow-report clean
+.PHONY: help setup emulator browser build serve test lint unit integration benchmark load mutation mutation-smoke golden openapi train report smoke release releases rollback drift shadow-report clean
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -110,12 +114,12 @@ benchmark: setup build
 load: setup build
 	$(PYTHON) -m scripts.perf.load
 
-mutation: .venv-mutation/.installed
+mutation: .venv-mutation/.installed .venv-clients/.installed
 	scripts/mutation/run.sh $(CURDIR)/.venv-mutation/bin/python
 
 # The mutants of one small module, in a few minutes, failing unless every one is killed or explained: make test
 # runs it, so that the mutation harness cannot break unnoticed between full runs.
-mutation-smoke: .venv-mutation/.installed
+mutation-smoke: .venv-mutation/.installed .venv-clients/.installed
 	MUTANTS='kyber.labels.*' MUTATION_TIMEOUT=600 MUTATION_STRICT=1 MUTATION_STAGE=build/mutation-smoke scripts/mutation/run.sh $(CURDIR)/.venv-mutation/bin/python
 
 # Records the golden answers again (tests/unit/golden_responses.json): only when a change to them is intended.
@@ -136,6 +140,22 @@ AWS_OWN := $(foreach name,AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_DEFAULT_RE
 smoke: $(VENV)/.installed
 	@test -n "$(STACK)" || { echo "usage: make smoke STACK=<stack name> [REGION=<region>]" >&2; exit 2; }
 	env $(AWS_OWN) $(PYTHON) -m scripts.deploy.smoke --stack $(STACK) $(if $(REGION),--region $(REGION))
+
+# A release, its history and the way back (scripts/release), with the caller's own AWS credentials.
+RELEASE := env $(AWS_OWN) PYTHONPATH=layers/kyber:layers/models $(PYTHON) -m scripts.release
+RELEASE_WHERE = --stack $(STACK) $(if $(REGION),--region $(REGION))
+
+release: $(VENV)/.installed
+	@test -n "$(STACK)" -a -n "$(BUCKET)" || { echo "usage: make release STACK=<stack name> BUCKET=<bucket> [REGION=<region>] [PREFIX=<folder>] [DRY_RUN=1]" >&2; exit 2; }
+	$(RELEASE) release $(RELEASE_WHERE) --bucket $(BUCKET) $(if $(PREFIX),--prefix $(PREFIX)) $(if $(DRY_RUN),--dry-run)
+
+releases: $(VENV)/.installed
+	@test -n "$(STACK)" || { echo "usage: make releases STACK=<stack name> [REGION=<region>]" >&2; exit 2; }
+	$(RELEASE) releases $(RELEASE_WHERE)
+
+rollback: $(VENV)/.installed
+	@test -n "$(STACK)" || { echo "usage: make rollback STACK=<stack name> [TO=<release or version>] [REGION=<region>] [DRY_RUN=1]" >&2; exit 2; }
+	$(RELEASE) rollback $(RELEASE_WHERE) $(if $(TO),--to $(TO)) $(if $(DRY_RUN),--dry-run)
 
 report: $(VENV)/.installed
 	PYTHONPATH=layers/kyber:layers/models $(PYTHON) -m model_build.report --out build/model-report

@@ -34,7 +34,7 @@ from tests.support.release_world import (
     RecordingSamDeploy,
     deployed_stack,
 )
-from tests.support.service import DEFAULT_ARTIFACTS
+from tests.support.service import DEFAULT_ARTIFACTS, TEST_ENVIRONMENT
 
 
 def never_sleeps(seconds: float) -> None:
@@ -61,7 +61,11 @@ class Release:
         printed: list[str] = []
         self.tools.out = printed.append
         status = run([argv[0], "--stack", STACK, "--region", REGION, *argv[1:]], self.tools)
-        return Run(status, printed, self.capsys.readouterr().err.strip())
+        result = Run(status, printed, self.capsys.readouterr().err.strip())
+        # Shown by `pytest -s` and with a failure: docs/deployment.md quotes these runs.
+        with self.capsys.disabled():
+            print("\n".join([f"$ python -m scripts.release {' '.join(argv)}", *printed, result.error]))
+        return result
 
     def release(self, *extra: str) -> Run:
         return self.run("release", "--bucket", BUCKET, *extra)
@@ -87,6 +91,10 @@ def stack(
     """The stack as its first `sam deploy` left it, its API a stand-in gateway in front of the handlers serving the
     default models, and `make release` reusing the session's build of them."""
     gateway = StandInGateway({route: handler_module(route).lambda_handler for route in routes()}, KEY)
+    # The handlers answer from the gateway's threads, after this test's captured output may be closed.
+    service_logger = logging.getLogger(TEST_ENVIRONMENT["POWERTOOLS_SERVICE_NAME"])
+    level = service_logger.level
+    service_logger.setLevel(logging.WARNING)
     with mock_aws():
         world = deployed_stack(tmp_path / "project", default_layer[0], gateway.url, [])
         runner = RecordingSamDeploy(world)
@@ -100,6 +108,7 @@ def stack(
         capsys.readouterr()
         yield Release(world, runner, tools, capsys)
     gateway.close()
+    service_logger.setLevel(level)
 
 
 def delivery(folder: Path, evaluation_rows: slice = slice(None), shift_labels: bool = False) -> Path:
