@@ -6,11 +6,18 @@ model named in the path, /v2/models/{model}/...: every model it serves, and a 40
 
 from kyber.api import Api, lambda_handler_for
 from kyber.inference_protocol import InferenceProtocol
+from kyber.proxy_event import ProxyEvent
+from kyber.responses import JsonResponse
 from kyber.service import DROIDS, load_classifier
 
 app = Api(DROIDS)
 classifier = load_classifier()
-classifier.add_route(app, "/astromech", __doc__)
+
+
+@app.post("/astromech", doc=classifier.described("/astromech", __doc__))
+def classify_with_chosen_model(event: ProxyEvent) -> JsonResponse:
+    return classifier.classify(event)
+
 
 protocol = InferenceProtocol(classifier)
 protocol.add_server_routes(app)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from http import HTTPStatus
@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from aws_lambda_powertools.metrics import MetricUnit
 
-from kyber.api import Api, Face, Routes, failure_body, routes_text
+from kyber.api import Face, Routes, failure_body, routes_text
 from kyber.errors import (
     BATCH_TOO_LARGE_SCHEMA,
     CRYSTAL_DATA_PROBLEMS_SCHEMA,
@@ -133,11 +133,10 @@ class Classifier:
         if self.capture.sampled():
             self.capture.write(event, answer, outcome)
 
-    def add_route(self, app: Api, path: str, described_by: str | None) -> None:
-        """POST path: the droids' route to this classifier, described (its summary: the first line of described_by,
-        the function's docstring)."""
-        summary = (described_by or path).strip().splitlines()[0]
-        app.post(path, doc=partial(self.route_doc, path, summary))(self.classify)
+    def described(self, path: str, described_by: str | None) -> Callable[[], RouteDoc]:
+        """What describes the droids' route at path to this classifier, when the document asks (its summary: the first
+        line of described_by, the function's docstring)."""
+        return partial(self.route_doc, path, (described_by or path).strip().splitlines()[0])
 
     def route_doc(self, path: str, summary: str) -> RouteDoc:
         """The droids' route described: its request and every answer, with this classifier's models and limits."""
