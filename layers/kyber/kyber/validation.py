@@ -157,8 +157,7 @@ def _as_float_array(rows: list[Any], feature_count: int) -> np.ndarray | None:
     if not set(map(type, chain.from_iterable(rows))) <= NUMBER_TYPES:
         return None
     values = np.fromiter(chain.from_iterable(rows), dtype=np.float64, count=len(rows) * feature_count)
-    batch = values.reshape(len(rows), feature_count)
-    return batch if np.isfinite(batch).all() else None
+    return values.reshape(len(rows), feature_count)
 
 
 def _problems(rows: list[Any], feature_count: int) -> Iterator[dict[str, Any]]:
@@ -178,11 +177,11 @@ def _problems(rows: list[Any], feature_count: int) -> Iterator[dict[str, Any]]:
 
 
 def value_problem(value: Any) -> str | None:
+    """What is wrong with one parsed value, or None. Every number parse_json_body gives is finite: it gives the
+    others (NaN, Infinity, 1e400) as markers of their problem."""
     if isinstance(value, _Unrepresentable):
         return value.problem
-    if type(value) not in NUMBER_TYPES:
-        return f"{json_kind(value)} is not a number"
-    return None if math.isfinite(value) else "number is not finite"
+    return None if type(value) in NUMBER_TYPES else f"{json_kind(value)} is not a number"
 
 
 def json_kind(value: Any) -> str:
