@@ -49,6 +49,7 @@ pytest_add_cli_args_test_selection = [
     "--ignore=tests/unit/test_monitoring_template.py",
     "--ignore=tests/unit/test_template_variant.py",
     "--ignore=tests/unit/test_log_levels.py",
+    "--ignore=tests/unit/test_release.py",
 ]
 TOML
 
