@@ -13,6 +13,8 @@
 #   make report  build and measure the models, then write build/model-report/index.html
 #   make drift CAPTURE=<folder or s3://bucket/prefix>  Evidently's drift report of captured requests (its own venv)
 #   make shadow-report [CAPTURE=<folder or s3://...>] [SINCE=<time or 24h>]  a challenger's shadow and verdict
+#   make promote MODEL=<sklearn|pytorch> [FORCE=1 REASON="..."]  swap the model's challenger and champion in
+#                layers/models/artifacts, on a ready shadow report (docs/models.md); the same command goes back
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -43,7 +45,7 @@ ifneq ($(SOURCE_DATE_EPOCH),)
 export SOURCE_DATE_EPOCH
 endif
 
-.PHONY: help setup emulator browser build serve test lint unit integration benchmark load mutation mutation-smoke golden openapi train report smoke release releases rollback drift shadow-report clean
+.PHONY: help setup emulator browser build serve test lint unit integration benchmark load mutation mutation-smoke golden openapi train report smoke release releases rollback drift shadow-report promote clean
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -171,6 +173,12 @@ drift: .venv-drift/.installed
 shadow-report: $(VENV)/.installed
 	env $(AWS_OWN) PYTHONPATH=layers/kyber:layers/models $(PYTHON) -m scripts.shadow \
 		$(if $(CAPTURE),--capture "$(CAPTURE)") $(if $(SINCE),--since "$(SINCE)") $(if $(REGION),--region $(REGION))
+
+# REASON reaches the command through the environment, so that any quotes in it stay as they are.
+promote: $(VENV)/.installed
+	@test -n "$(MODEL)" || { echo 'usage: make promote MODEL=<sklearn|pytorch> [FORCE=1 REASON="..."]' >&2; exit 2; }
+	PYTHONPATH=layers/kyber:layers/models $(PYTHON) -m model_build.promote --model "$(MODEL)" \
+		$(if $(FORCE),--force-reason "$$REASON")
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

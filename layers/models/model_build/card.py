@@ -201,3 +201,10 @@ def with_comparison(
         {"name": "Flip table", "image": base64.b64encode(flip_table).decode("ascii")}
     )
     return card
+
+
+def with_promotion(card: dict[str, Any], note: dict[str, Any]) -> dict[str, Any]:
+    """A champion's card with how it became the champion (make promote's note in the delivery)."""
+    card = copy.deepcopy(card)
+    card["model_details"]["promotion"] = note
+    return card

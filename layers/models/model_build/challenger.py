@@ -1,6 +1,7 @@
 """The challengers of a delivery: candidates in its challenger/ folder, each built beside the served model it may
 replace through the same stages (export, parity, quality and serving-cost gates, card), then compared with it on
-the same evaluation rows and held to the challenger gate; its card says how it compared."""
+the same evaluation rows and held to the challenger gate; its card says how it compared. And the other way round,
+a champion's card says how it was promoted (the note make promote leaves in the delivery)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from kyber.manifest import CHALLENGER_DIR, FileRef, ModelEntry, sha256_of
-from model_build.card import card_json, with_comparison
+from model_build.card import card_json, with_comparison, with_promotion
 from model_build.compare import Comparison, OfflineRule, check_distinct, compare
 from model_build.compile import Assessment, EvaluationSetup, Served, compile_model
 from model_build.contract import ModelContractError, ModelsLayerError
@@ -24,6 +25,9 @@ from model_build.export import onnx_session
 from model_build.figures import flip_table_png
 from model_build.gate import QualityGateError
 from model_build.load import LOADERS, NativeModel
+
+# Written by make promote beside the models: per model, how its champion was promoted.
+PROMOTION_FILE = "promotion.json"
 
 
 @dataclass(frozen=True)
@@ -130,3 +134,32 @@ def rewrite_card(staging: Path, file: str, card: dict[str, Any]) -> FileRef:
     path = staging / file
     path.write_text(card_json(card), encoding="utf-8")
     return FileRef(file, sha256_of(path))
+
+
+def read_promotion_notes(source: Path) -> dict[str, dict[str, Any]]:
+    """The delivery's promotion notes by model (none without the file); a file that is not a JSON object of
+    objects each naming its model's source_sha256 is refused."""
+    path = source / PROMOTION_FILE
+    if not path.exists():
+        return {}
+    try:
+        notes = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelContractError(f"cannot read {PROMOTION_FILE}: {exc}") from None
+    if not isinstance(notes, dict) or not all(
+        isinstance(note, dict) and isinstance(note.get("source_sha256"), str) for note in notes.values()
+    ):
+        raise ModelContractError(f"{PROMOTION_FILE} must hold an object per model, each with its source_sha256")
+    return notes
+
+
+def with_promotion_notes(source: Path, staging: Path, entries: dict[str, ModelEntry]) -> dict[str, ModelEntry]:
+    """The champions' entries, each whose source is the one its promotion note names with that note in its card;
+    a note of another source (the model was replaced since) is no longer about the champion and is left out."""
+    noted = dict(entries)
+    for name, note in read_promotion_notes(source).items():
+        entry = entries.get(name)
+        if entry is not None and note["source_sha256"] == entry.source.sha256:
+            card = with_promotion(read_card(staging / entry.card.file), note)
+            noted[name] = dataclasses.replace(entry, card=rewrite_card(staging, entry.card.file, card))
+    return noted

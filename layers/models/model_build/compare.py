@@ -219,7 +219,8 @@ def check_distinct(model: str, champion: ModelEntry, challenger: ModelEntry) -> 
 
 
 def rows_for_margin(margin: float, disagreement_rate: float, confidence: float) -> int:
-    """How many evaluation rows make the interval's half-width at most margin, for two equally good models that
-    disagree on this share of the rows: the paired difference's variance per row is the disagreement rate."""
+    """How many evaluation rows make the interval's half-width at most margin, for two equally good models of which
+    exactly one is right on this share of the rows (the flips): the paired difference's variance per row is that
+    share less the squared difference, and the difference is zero."""
     z = float(stats.norm.ppf(1 - (1 - confidence) / 2))
     return math.ceil(disagreement_rate * (z / margin) ** 2)

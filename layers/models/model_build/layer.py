@@ -9,7 +9,12 @@ from pathlib import Path
 
 from kyber.labels import read_labels
 from kyber.manifest import LABELS_FILE, Manifest
-from model_build.challenger import ChallengerBuild, compile_challengers, delivered_challengers
+from model_build.challenger import (
+    ChallengerBuild,
+    compile_challengers,
+    delivered_challengers,
+    with_promotion_notes,
+)
 from model_build.compare import ChallengerGateError, OfflineRule
 from model_build.compile import Assessment, compile_model, evaluation_setup
 from model_build.contract import ModelContractError, ModelsLayerError, training_range
@@ -71,7 +76,7 @@ def build(
     torch.set_num_threads(1)
     try:
         compiled = {model.name: compile_model(model, staging, probe, labels, setup) for model in models}
-        entries = {name: entry for name, (entry, _) in compiled.items()}
+        entries = with_promotion_notes(source, staging, {name: entry for name, (entry, _) in compiled.items()})
         built = compile_challengers(challengers, staging, probe, labels, setup, entries, rule) if rule else {}
         challenger_entries = {name: challenger.entry for name, challenger in built.items()}
         manifest = write_manifest(staging, source, labels, entries, feature_range, challenger_entries)
