@@ -1,0 +1,47 @@
+"""The protocol's routes on a function: each health, metadata and readiness answer counted as one ProtocolQueries by
+service (as docs/operations.md lists it), and a path under /v2 the function lacks answered naming it (at a bounded
+length) and the routes it has."""
+
+from __future__ import annotations
+
+import json
+from http import HTTPStatus
+
+import pytest
+
+from scripts.harness.events import protocol_event
+
+
+def metric_records(output: str) -> list[dict]:
+    records = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    return [record for record in records if "_aws" in record]
+
+
+@pytest.mark.parametrize(
+    ("function", "path"),
+    [
+        ("astromech", "/v2"),
+        ("astromech", "/v2/health/live"),
+        ("astromech", "/v2/health/ready"),
+        ("sklearn", "/v2/models/sklearn"),
+        ("pytorch", "/v2/models/pytorch/ready"),
+    ],
+)
+def test_each_health_metadata_and_readiness_answer_is_one_protocol_query(invoke, capfd, function, path):
+    capfd.readouterr()
+    # When the route is asked
+    answer = invoke(function, protocol_event(function, "GET", path))
+    # Then it answers, and its metric line counts one ProtocolQueries
+    assert answer.status == HTTPStatus.OK
+    (record,) = [record for record in metric_records(capfd.readouterr().out) if "ProtocolQueries" in record]
+    assert record["ProtocolQueries"] == [1.0]
+    assert record["_aws"]["CloudWatchMetrics"][0]["Metrics"] == [{"Name": "ProtocolQueries", "Unit": "Count"}]
+    assert record["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["service"]]
+
+
+def test_a_long_path_the_function_lacks_is_named_up_to_a_hundred_characters(invoke):
+    path = "/v2/repository/" + "x" * 84 + "yz" + "w" * 50
+    answer = invoke("sklearn", protocol_event("sklearn", "GET", path))
+    assert answer.status == HTTPStatus.NOT_FOUND
+    assert answer.body["error"].startswith(f"no such route: {path[:100]}; the protocol's routes here are ")
+    assert path[:101] not in answer.body["error"]
