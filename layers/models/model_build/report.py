@@ -1,5 +1,6 @@
 """The models report (`make report`): both models built as `sam build` builds them, measured on evaluation.csv,
-side by side in one HTML page with its figures as PNG files beside it. A build output, never deployed."""
+side by side in one HTML page with its figures as PNG files beside it, and each challenger against its champion.
+A build output, never deployed."""
 
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from kyber.manifest import Manifest, ModelEntry
+from model_build.compare import OfflineRule
 from model_build.evaluation import EVALUATION_FILE, EvaluationDataError, LabelMetrics
-from model_build.figures import parity_png
+from model_build.figures import confusion_matrix_png, flip_table_png, parity_png
 from model_build.gate import QualityGate, QualityGateError
-from model_build.layer import Assessment, LayerBuild, ModelsLayerError, build
+from model_build.layer import Assessment, ChallengerBuild, LayerBuild, ModelsLayerError, build
 
 DEFAULT_SOURCE = Path(__file__).resolve().parent.parent / "artifacts"
 STYLE = """
@@ -36,6 +38,12 @@ CAPTIONS = {
     "diagonal means the model is more confident than it is right. ECE is the rows-weighted mean gap.",
     "parity": "Parity of {model}: per row, the largest difference between a score of the served ONNX file and the "
     "native model's, over the probe rows and the evaluation rows; the dashed line is the build's tolerance.",
+}
+CHALLENGER_CAPTIONS = {
+    "confusion-matrix": "Confusion matrix of {model}'s champion ({champion}) on {rows} evaluation rows.",
+    "challenger-confusion-matrix": "Confusion matrix of {model}'s challenger ({challenger}) on the same rows.",
+    "flips": "Flip table of {model}: per true label, the rows both models name right, only the challenger (fixed), "
+    "only the champion (broken), and neither; only the flips are coloured.",
 }
 FIGURE_SECTIONS = {"confusion-matrix": "Confusion matrices", "calibration": "Calibration", "parity": "Parity"}
 FIGURE_NAMES = {"confusion-matrix": "Confusion matrix", "calibration": "Calibration curve"}
@@ -123,7 +131,60 @@ def write_figures(build: LayerBuild, out: Path) -> dict[str, list[str]]:
     return kinds
 
 
-def page(build: LayerBuild, gate: QualityGate, source: Path, figures: dict[str, list[str]]) -> str:
+def write_challenger_figures(build: LayerBuild, out: Path) -> dict[str, list[str]]:
+    """Per challenger, its champion's confusion matrix (written by write_figures), its own and the flip table."""
+    figures = {}
+    for model, challenger in build.challengers.items():
+        comparison = challenger.comparison
+        matrix = confusion_matrix_png("challenger", build.manifest.labels, challenger.assessment.metrics)
+        (out / f"{model}-challenger-confusion-matrix.png").write_bytes(matrix)
+        (out / f"{model}-flips.png").write_bytes(flip_table_png(comparison))
+        versions = {"champion": comparison.champion.version, "challenger": comparison.challenger.version}
+        figures[model] = [
+            _figure(out / f"{model}-{kind}.png", caption.format(model=model, rows=comparison.rows, **versions))
+            for kind, caption in CHALLENGER_CAPTIONS.items()
+        ]
+    return figures
+
+
+def _challenger_section(model: str, challenger: ChallengerBuild, rule: OfflineRule, figures: list[str]) -> list[str]:
+    comparison = challenger.comparison
+    champion, candidate, interval = comparison.champion, comparison.challenger, comparison.interval
+    standing: list[list[object]] = [
+        ["version", champion.version, candidate.version],
+        ["accuracy", f"{champion.accuracy:.4f}", f"{candidate.accuracy:.4f}"],
+        [
+            "lowest per-label recall",
+            f"{champion.lowest_recall:.4f} ({champion.lowest_recall_label})",
+            f"{candidate.lowest_recall:.4f} ({candidate.lowest_recall_label})",
+        ],
+        ["log loss", f"{champion.log_loss:.4f}", f"{candidate.log_loss:.4f}"],
+    ]
+    flips = [[f.label, f.both_right, f.fixed, f.broken, f.both_wrong] for f in comparison.flips]
+    return [
+        f"<h3>{html.escape(model)}</h3>",
+        _table(["", "champion", "challenger"], standing),
+        f"<p>Accuracy difference (challenger minus champion) {comparison.accuracy_difference:+.4f}, "
+        f"{interval.confidence:.0%} bootstrap interval {interval.lower:+.4f} to {interval.upper:+.4f} "
+        f"({interval.resamples:,} resamples of the {comparison.rows} rows, seed {interval.seed}); "
+        f"{comparison.fixed} fixed, {comparison.broken} broken, McNemar exact p {comparison.mcnemar_p:.3f}; "
+        f"{comparison.disagreements} rows named differently. The challenger gate (<code>{rule.source.name}</code>) "
+        f"lets a challenger through whose interval's lower bound is at least -{rule.margin:.2f}: this one's is "
+        f"{interval.lower:+.4f}.</p>",
+        _table(["true label", "both right", "fixed", "broken", "both wrong"], flips),
+        '<div class="side-by-side">',
+        *figures,
+        "</div>",
+    ]
+
+
+def page(
+    build: LayerBuild,
+    gate: QualityGate,
+    source: Path,
+    figures: dict[str, list[str]],
+    challenger_figures: dict[str, list[str]] | None = None,
+) -> str:
     manifest: Manifest = build.manifest
     first = next(iter(build.manifest.models.values())).evaluation
     sections = [
@@ -141,6 +202,11 @@ def page(build: LayerBuild, gate: QualityGate, source: Path, figures: dict[str, 
     ]
     for kind, title in FIGURE_SECTIONS.items():
         sections += [f"<h2>{title}</h2>", '<div class="side-by-side">', *figures[kind], "</div>"]
+    if build.challengers:
+        rule = OfflineRule.read()
+        sections.append("<h2>Champion and challenger</h2>")
+        for model, challenger in build.challengers.items():
+            sections += _challenger_section(model, challenger, rule, (challenger_figures or {})[model])
     body = "\n".join(sections)
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Kyber models report</title>'
@@ -157,8 +223,9 @@ def write_report(source: Path, out: Path) -> Path:
         shutil.rmtree(out)
     out.mkdir(parents=True)
     figures = write_figures(built, out)
+    challenger_figures = write_challenger_figures(built, out)
     index = out / "index.html"
-    index.write_text(page(built, gate, source, figures), encoding="utf-8")
+    index.write_text(page(built, gate, source, figures, challenger_figures), encoding="utf-8")
     return index
 
 

@@ -12,6 +12,7 @@ from PIL import Image
 
 import model_build.report as model_report
 from kyber.manifest import Manifest
+from tests.support.challenger_deliveries import as_good, with_challenger
 
 
 @pytest.fixture(scope="module")
@@ -69,3 +70,31 @@ def test_the_models_guide_shows_a_figure_of_the_report(pytestconfig: pytest.Conf
     with Image.open(guide.parent / figure) as image:
         assert image.format == "PNG"
         assert image.size == (420, 360)
+
+
+@pytest.fixture(scope="module")
+def challenged_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    source = with_challenger(tmp_path_factory.mktemp("challenged"), sklearn=as_good())
+    return model_report.write_report(source, tmp_path_factory.mktemp("report") / "model-report")
+
+
+def test_a_challenger_is_shown_against_its_champion_with_both_confusion_matrices_and_the_flip_table(
+    challenged_report: Path,
+) -> None:
+    page = challenged_report.read_text(encoding="utf-8")
+    section = page[page.index("<h2>Champion and challenger</h2>") :]
+    assert "<h3>sklearn</h3>" in section
+    assert "<h3>pytorch</h3>" not in section
+    assert "<tr><td>accuracy</td><td>0.9333</td><td>0.9556</td></tr>" in section
+    assert "95% bootstrap interval +0.0000 to +0.0667" in section
+    assert "<tr><td>yellow</td><td>14</td><td>1</td><td>0</td><td>0</td></tr>" in section
+    sources = re.findall(r'<img src="([^"]+)"', section)
+    assert sources == ["sklearn-confusion-matrix.png", "sklearn-challenger-confusion-matrix.png", "sklearn-flips.png"]
+    for source in sources:
+        with Image.open(challenged_report.parent / source) as image:
+            assert image.format == "PNG"
+    assert section.count("<figcaption>") == 3
+
+
+def test_without_a_challenger_the_report_has_no_challenger_section(report: Path) -> None:
+    assert "Champion and challenger" not in report.read_text(encoding="utf-8")
