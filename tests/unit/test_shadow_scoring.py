@@ -268,3 +268,20 @@ def test_a_challenger_file_that_differs_from_the_manifest_stops_the_init(
     (error,) = [line for line in json_lines(capfd.readouterr().out) if line.get("level") == "ERROR"]
     assert error["message"] == "model artifacts refused"
     assert "challenger/sklearn.onnx has sha256" in error["reason"]
+
+
+def test_with_metrics_disabled_no_metric_line_is_written_and_the_shadow_still_runs(
+    shadowed, handler_module, lambda_context, capfd
+):
+    # Given a function shadowing and capturing every request, with Powertools' metrics disabled
+    shadowed(POWERTOOLS_METRICS_DISABLED="true", KYBER_DATA_CAPTURE_PERCENT="100")
+    event = json_event("sklearn", {"crystalData": ROWS})
+    # When it answers
+    response = handler_module("sklearn").lambda_handler(event, lambda_context)
+    output = capfd.readouterr().out
+    # Then no line of any metric is written: Powertools' own (the cold start's too), the model figures, the shadow's
+    assert response["statusCode"] == 200
+    assert [line for line in json_lines(output) if "_aws" in line] == []
+    # And the shadow still ran: the captured record holds both outputs
+    (record,) = [line for line in json_lines(output) if "captureData" in line]
+    assert record["eventMetadata"]["shadow"]["outcome"] == "scored"

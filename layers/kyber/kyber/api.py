@@ -28,7 +28,7 @@ from kyber.errors import (
     ServiceError,
 )
 from kyber.invocation import answering
-from kyber.observability import logger, metrics
+from kyber.observability import logger, metric_lines_enabled, metrics
 from kyber.responses import JsonResponse, json_text
 from kyber.route_docs import RouteDoc
 
@@ -239,10 +239,11 @@ def unusable_event_problem(event: object) -> str | None:
 
 def lambda_handler_for(app: Api) -> LambdaHandler:
     """Every function's handler: logs carry the Lambda context and API Gateway's request id, metrics
-    (with the cold start) are flushed after each request, and the API answers."""
+    (with the cold start) are flushed after each request, and the API answers. Powertools writes its cold-start
+    metric even with its metrics disabled, so it is asked for only when they are not."""
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-    @metrics.log_metrics(capture_cold_start_metric=True)
+    @metrics.log_metrics(capture_cold_start_metric=metric_lines_enabled())
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         with answering(context):
             return app.resolve(event, context)

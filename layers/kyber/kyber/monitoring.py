@@ -21,7 +21,7 @@ import numpy as np
 import orjson
 
 from kyber.manifest import TrainingRange
-from kyber.observability import logger
+from kyber.observability import logger, metric_lines_enabled
 from kyber.proxy_event import body_of, headers_of
 
 PREDICTIONS = "Predictions"
@@ -99,6 +99,8 @@ class ModelMonitor:
     # The lines of one request as one %-format, a line per label; the slots: the first label's count, the
     # model's figures and the timestamp, then each other label's count and the timestamp.
     lines: str
+    # Off as Powertools' metrics are (kyber.observability.metric_lines_enabled).
+    enabled: bool = True
 
     @classmethod
     def create(
@@ -139,7 +141,7 @@ class ModelMonitor:
             figures = "".join(f',"{name}":%d' for name in names)
             lines.append(f'{{{dimensions}{figures},"_aws":{{{directive_text},"Timestamp":%d}}}}\n')
         bounds = None if training_range is None else TrainingBounds.create(training_range, max_rows)
-        return cls(labels, bounds, low_confidence_threshold, "".join(lines))
+        return cls(labels, bounds, low_confidence_threshold, "".join(lines), metric_lines_enabled())
 
     def figures(self, batch: np.ndarray, probabilities: np.ndarray, top: np.ndarray) -> tuple[list[int], list[int]]:
         """Rows predicted per label, in label order, from each row's top label; and the model's: rows, [rows
@@ -160,6 +162,8 @@ class ModelMonitor:
         return per_label, model_figures
 
     def write(self, batch: np.ndarray, probabilities: np.ndarray, top: np.ndarray) -> None:
+        if not self.enabled:
+            return
         (first, *others), model_figures = self.figures(batch, probabilities, top)
         timestamp = int(time.time() * 1000)
         slots = [first, *model_figures, timestamp]

@@ -10,6 +10,7 @@ import time
 import warnings
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 # Timestamps in RFC 3339, in UTC, as Lambda's log filter reads them (it takes a line whose timestamp it cannot
 # read as INFO, whatever its level).
@@ -19,6 +20,13 @@ logger = Logger(utc=True, use_rfc3339=True)
 # applied where the service's own lines are written.
 logger.registered_handler.setLevel(os.environ.get("POWERTOOLS_LOG_LEVEL", "INFO").upper())
 metrics = Metrics()
+
+
+def metric_lines_enabled() -> bool:
+    """Whether the service's own metric lines (the model figures, the shadow's) are written: by Powertools' rule for
+    its metrics (off with POWERTOOLS_METRICS_DISABLED=true, or POWERTOOLS_DEV=true without it), so that one
+    setting silences every metric the function writes, not only those that go through Powertools."""
+    return not is_metrics_disabled()
 
 
 def elapsed_ms(started: float, digits: int = 2) -> float:

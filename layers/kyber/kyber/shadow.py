@@ -23,7 +23,7 @@ import numpy as np
 from kyber.errors import ModelFailureError
 from kyber.invocation import lambda_request_id, remaining_ms
 from kyber.monitoring import json_fields
-from kyber.observability import elapsed_ms, logger
+from kyber.observability import elapsed_ms, logger, metric_lines_enabled
 from kyber.proxy_event import ProxyEvent
 from kyber.registry import CrystalModel
 from kyber.responses import prediction_json
@@ -105,6 +105,8 @@ class Shadow:
     skipped_line: str
     # pair_lines[i][j]: the line of the rows the champion gave label i and the challenger label j.
     pair_lines: tuple[tuple[str, ...], ...]
+    # Off as Powertools' metrics are (kyber.observability.metric_lines_enabled); the shadow still runs and is captured.
+    metrics_enabled: bool = True
 
     @classmethod
     def create(
@@ -145,6 +147,7 @@ class Shadow:
             ran_line=_line(namespace, model, ran),
             skipped_line=_line(namespace, model, skipped),
             pair_lines=pair_lines,
+            metrics_enabled=metric_lines_enabled(),
         )
 
     def picks(self, request_id: str) -> bool:
@@ -160,7 +163,7 @@ class Shadow:
             if left is not None and left < self.min_remaining_ms:
                 outcome = "skipped"
                 logger.info("challenger skipped: too little time left", model=self.champion.name, remaining_ms=left)
-                sys.stdout.write(self.skipped_line % int(time.time() * 1000))
+                self._emit(self.skipped_line % int(time.time() * 1000))
             else:
                 probabilities, top = self._scores(batch)
                 self._write(champion_scores.argmax(axis=1), top, elapsed_ms(started, digits=3))
@@ -194,10 +197,14 @@ class Shadow:
         lines = [self.ran_line % (len(champion_top), agreed, 0, repr(milliseconds), timestamp)]
         for cell in np.flatnonzero(pairs).tolist():
             lines.append(self.pair_lines[cell // width][cell % width] % (pairs[cell], timestamp))
-        sys.stdout.write("".join(lines))
+        self._emit("".join(lines))
 
     def _write_failure(self, milliseconds: float) -> None:
         try:
-            sys.stdout.write(self.ran_line % (0, 0, 1, repr(milliseconds), int(time.time() * 1000)))
+            self._emit(self.ran_line % (0, 0, 1, repr(milliseconds), int(time.time() * 1000)))
         except Exception:  # the answer is written whatever happens to the shadow's figures
             logger.warning("shadow figures not written", model=self.champion.name, exc_info=True)
+
+    def _emit(self, lines: str) -> None:
+        if self.metrics_enabled:
+            sys.stdout.write(lines)
