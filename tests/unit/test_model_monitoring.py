@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from kyber.manifest import TrainingRange, read_manifest
-from kyber.monitoring import SMALL_BATCH_ROWS, ModelMonitor
+from kyber.monitoring import MAX_CAPTURE_BYTES, SMALL_BATCH_ROWS, DataCapture, ModelMonitor, capture_record
 from scripts.harness.events import json_event, load_event
 from scripts.project import metrics_namespace, service_name
 from tests.support.service import ROW_LIMIT, configure_service
@@ -238,3 +238,36 @@ def test_an_inference_request_writes_the_same_figures(invoke, capfd):
         (line["label"], line["Predictions"]) for line in lines
     ]
     assert sum(line["Predictions"] for line in inferred) == inferred[0]["RowsScored"] == len(native.body["prediction"])
+
+
+def test_a_request_sent_with_an_empty_content_type_is_captured_as_json(invoke, capfd, monkeypatch):
+    configure_service(monkeypatch, KYBER_DATA_CAPTURE_PERCENT="100")
+    event = load_event("sklearn_single.json")
+    event["headers"] = {"Content-Type": ""}
+    capfd.readouterr()
+    assert invoke("sklearn", event).status == HTTPStatus.OK
+    (record,) = capture_lines(capfd.readouterr().out)
+    assert record["captureData"]["endpointInput"]["observedContentType"] == "application/json"
+
+
+def test_a_request_without_api_gateways_request_id_is_recorded_with_an_empty_event_id():
+    event = load_event("sklearn_single.json")
+    del event["requestContext"]["requestId"]
+    record = json.loads(capture_record(event, '{"prediction": []}', datetime.now(UTC)))
+    assert record["eventMetadata"]["eventId"] == ""
+
+
+def test_a_record_of_exactly_a_log_events_size_is_written(capsys):
+    # Given an answer that makes the request's record exactly as large as a log event may hold, and one byte more
+    event = load_event("sklearn_single.json")
+    base = len(capture_record(event, "", datetime.now(UTC)))
+    fits, too_large = "x" * (MAX_CAPTURE_BYTES - base), "x" * (MAX_CAPTURE_BYTES - base + 1)
+    capture = DataCapture(percent=100.0)
+    # When both are captured
+    capsys.readouterr()
+    capture.write(event, fits)
+    capture.write(event, too_large)
+    # Then only the first is written, as one line of that size
+    (line,) = [line for line in capsys.readouterr().out.splitlines() if "captureData" in line]
+    assert len(line.encode()) == MAX_CAPTURE_BYTES
+    assert json.loads(line)["captureData"]["endpointOutput"]["data"] == fits

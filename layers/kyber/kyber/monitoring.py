@@ -210,16 +210,17 @@ def _output(data: str) -> dict[str, str]:
 def capture_record(
     event: Mapping[str, Any], answer: str, inference_time: datetime, shadow: Shadowed | None = None
 ) -> bytes:
-    """The request and its JSON answer as a SageMaker data-capture record (eventVersion 0); the event id is
-    API Gateway's request id. A request the challenger shadowed also holds the challenger's scores (shadowOutput,
-    in the droids' answer format) and what became of it (eventMetadata.shadow), under the same event id."""
+    """An answered request (its body text, as sent) and its JSON answer as a SageMaker data-capture record
+    (eventVersion 0); the event id is API Gateway's request id. A request the challenger shadowed also holds the
+    challenger's scores (shadowOutput, in the droids' answer format) and what became of it (eventMetadata.shadow),
+    under the same event id."""
     body, is_base64 = body_of(event)
     request_id = (event.get("requestContext") or {}).get("requestId", "")
     capture_data: dict[str, Any] = {
         "endpointInput": {
             "observedContentType": _content_type(event),
             "mode": "INPUT",
-            "data": body if isinstance(body, str) else "",
+            "data": body,
             "encoding": "BASE64" if is_base64 else "JSON",
         },
         "endpointOutput": _output(answer),
