@@ -149,7 +149,7 @@ RELEASE_WHERE = --stack $(STACK) $(if $(REGION),--region $(REGION))
 
 release: $(VENV)/.installed
 	@test -n "$(STACK)" -a -n "$(BUCKET)" || { echo "usage: make release STACK=<stack name> BUCKET=<bucket> [REGION=<region>] [PREFIX=<folder>] [DRY_RUN=1]" >&2; exit 2; }
-	$(RELEASE) release $(RELEASE_WHERE) --bucket $(BUCKET) $(if $(PREFIX),--prefix $(PREFIX)) $(if $(DRY_RUN),--dry-run)
+	$(RELEASE) release $(RELEASE_WHERE) --bucket $(BUCKET) $(if $(PREFIX),--prefix $(PREFIX)) $(if $(filter-out 0 no false,$(DRY_RUN)),--dry-run)
 
 releases: $(VENV)/.installed
 	@test -n "$(STACK)" || { echo "usage: make releases STACK=<stack name> [REGION=<region>]" >&2; exit 2; }
@@ -157,7 +157,7 @@ releases: $(VENV)/.installed
 
 rollback: $(VENV)/.installed
 	@test -n "$(STACK)" || { echo "usage: make rollback STACK=<stack name> [TO=<release or version>] [REGION=<region>] [DRY_RUN=1]" >&2; exit 2; }
-	$(RELEASE) rollback $(RELEASE_WHERE) $(if $(TO),--to $(TO)) $(if $(DRY_RUN),--dry-run)
+	$(RELEASE) rollback $(RELEASE_WHERE) $(if $(TO),--to $(TO)) $(if $(filter-out 0 no false,$(DRY_RUN)),--dry-run)
 
 report: $(VENV)/.installed
 	PYTHONPATH=layers/kyber:layers/models $(PYTHON) -m model_build.report --out build/model-report
