@@ -149,25 +149,47 @@ def live_releases(tools: Tools, stack: Stack) -> dict[str, Release]:
     return {route: version.release for route, version in found.items() if version is not None}
 
 
-def judge_against_live(new: Manifest, live: Release, live_models: str) -> list[str]:
-    """The verdict on the new models against those live serves, on the new delivery's evaluation rows. The one place
-    a champion/challenger non-inferiority comparison plugs in; until there is one, the absolute quality gate alone
-    decides, which the build has already applied (a model below it stopped the build)."""
-    from model_build.gate import QualityGate
+def judge_against_live(new: Manifest, new_dir: Path, live_dir: Path, source: Path) -> list[str]:
+    """The new models against those live serves, each on the new delivery's evaluation rows, by the challenger gate's
+    non-inferiority rule (model_build.compare, as a challenger against its champion); a model whose ONNX file is
+    live's already is unchanged. Raises ChallengerGateError, which stops the release, for a model the rule refuses."""
+    from model_build.challenger import served_scores
+    from model_build.compare import OfflineRule, compare
+    from model_build.contract import FEATURE_COUNT
+    from model_build.evaluation import EVALUATION_FILE, read_evaluation_data
 
-    gate = QualityGate.read()
-    served = live.uri or f"the layer's built-in models ({live.short})"
-    thresholds = f"accuracy >= {gate.min_accuracy:.2f}, lowest recall >= {gate.min_lowest_recall:.2f}"
-    return [
-        f"compare: live serves {served}: {live_models}",
-        f"compare: the new models: {models_line(new)}",
-        f"compare: verdict by the absolute quality gate alone ({gate.source.name}: {thresholds}), which every new "
-        "model passed; no champion/challenger comparison with the live models yet",
-    ]
+    live = read_manifest(live_dir)
+    if live.labels != new.labels:
+        return [
+            f"compare: live's labels {list(live.labels)} are not the new {list(new.labels)}: the models are not"
+            " compared; the absolute quality gate alone decides, which every new model passed"
+        ]
+    rule = OfflineRule.read()
+    data = read_evaluation_data(source / EVALUATION_FILE, new.labels, FEATURE_COUNT)
+    lines = []
+    for name, entry in new.models.items():
+        served = live.models.get(name)
+        if served is None or served.sha256 == entry.sha256:
+            lines.append(f"compare: {name} {entry.sha256[:12]}: {'new' if served is None else 'unchanged, live'}")
+            continue
+        comparison = compare(
+            name,
+            data.target,
+            new.labels,
+            (served.sha256[:12], served_scores(live_dir, served, data.features)),
+            (entry.sha256[:12], served_scores(new_dir, entry, data.features)),
+            rule,
+        )
+        rule.check(comparison)
+        lines.append(
+            f"compare: {name} {entry.sha256[:12]} against live's {served.sha256[:12]} on {comparison.rows} rows: "
+            f"{comparison.summary()}; within the margin -{rule.margin:.2f} of {rule.source.name}"
+        )
+    return lines
 
 
-def compare_with_live(tools: Tools, stack: Stack, new: Manifest) -> None:
-    """Step 2: what live serves now, read back from AWS, and the verdict on the new models against it."""
+def compare_with_live(tools: Tools, stack: Stack, new: Manifest, new_dir: Path, source: Path) -> None:
+    """Step 2: what live serves now, read back from AWS, and the new models held against it."""
     releases = live_releases(tools, stack)
     keys = {release.key for release in releases.values()}
     if len(keys) > 1:
@@ -176,8 +198,24 @@ def compare_with_live(tools: Tools, stack: Stack, new: Manifest) -> None:
             f"compare: the functions' live versions serve different releases ({listed}); compared with /sklearn's"
         )
     live = next(iter(releases.values()))
-    for line in judge_against_live(new, live, release_models(tools.aws, live)):
-        tools.out(line)
+    served = live.uri or f"the layer's built-in models ({live.short})"
+    tools.out(f"compare: live serves {served}: {release_models(tools.aws, live)}")
+    tools.out(f"compare: the new models: {models_line(new)}")
+    if not live.uri:
+        from model_build.gate import QualityGate
+
+        # A layer's files come back only through a URL Lambda signs for the account that owns it: not read here.
+        gate = QualityGate.read()
+        thresholds = f"accuracy >= {gate.min_accuracy:.2f}, lowest recall >= {gate.min_lowest_recall:.2f}"
+        tools.out(
+            f"compare: verdict by the absolute quality gate alone ({gate.source.name}: {thresholds}), which every new"
+            " model passed; the models built into the layer are not read back to compare with"
+        )
+        return
+    with tempfile.TemporaryDirectory(prefix="kyber-live-") as work:
+        live_dir = download_release(tools.aws, live.uri, Path(work) / "live")
+        for line in judge_against_live(new, new_dir, live_dir, source):
+            tools.out(line)
 
 
 def upload_release(tools: Tools, request: ReleaseRequest, models_dir: Path) -> str:
@@ -257,7 +295,7 @@ def release(tools: Tools, request: ReleaseRequest) -> None:
             manifest, answers = build_release(tools, request.source, models_dir)
         with step("compare"):
             stack = read_stack(tools.aws, request.stack)
-            compare_with_live(tools, stack, manifest)
+            compare_with_live(tools, stack, manifest, models_dir, request.source)
         with step("upload"):
             uri = upload_release(tools, request, models_dir)
         with step("deploy"):

@@ -14,16 +14,19 @@ from pathlib import Path
 from types import ModuleType
 
 import boto3
+import joblib
 import pytest
 from moto import mock_aws
 from samcli.cli.types import CfnParameterOverridesType
 
 from kyber.manifest import MANIFEST_FILE, sha256_of
-from model_build.layer import LayerBuild
+from model_build.gate import QualityGate
+from model_build.layer import LayerBuild, build
 from scripts.project import routes, template
 from scripts.release.__main__ import run
 from scripts.release.deploy import Clock
 from scripts.release.steps import Tools, default_build
+from tests.support.challenger_deliveries import as_good, fitted_on_few_rows
 from tests.support.gateway import StandInGateway
 from tests.support.release_world import (
     BUCKET,
@@ -219,6 +222,52 @@ def test_a_delivery_below_the_quality_gate_stops_the_release_before_anything_is_
     assert "below the threshold 0.9000 set in quality_gate.toml" in result.error
     assert stack.world.snapshot() == before
     assert stack.runner.commands == []
+
+
+def with_sklearn_model(folder: Path, model: object) -> Path:
+    """The default delivery with another scikit-learn model."""
+    shutil.copytree(DEFAULT_ARTIFACTS, folder)
+    joblib.dump(model, folder / "sklearn.model")
+    return folder
+
+
+def test_a_new_model_is_compared_with_the_one_live_serves_on_the_same_rows(stack: Release, tmp_path: Path) -> None:
+    # Given live serving a release of the default models from S3
+    assert stack.release().status == 0
+    stack.tools.build = default_build
+    source = with_sklearn_model(tmp_path / "delivery", as_good())
+    # When a delivery with another, as good, scikit-learn model is released (a dry run: the stand-in gateway serves
+    # the default models whatever is deployed)
+    result = stack.release("--dry-run", "--source", str(source))
+    # Then the new scikit-learn model is compared with live's on the evaluation rows and passes the challenger
+    # gate's rule; the PyTorch model is live's already
+    assert result.status == 0, result.error
+    compared = [line for line in result.lines if line.startswith("compare: sklearn ")]
+    assert len(compared) == 1
+    assert (
+        " against live's a71ef3e8d5e2 on 45 rows: accuracy 0.9556, the champion 0.9333: difference +0.0222"
+        in (compared[0])
+    )
+    assert compared[0].endswith("within the margin -0.10 of challenger_gate.toml")
+    assert any(line.startswith("compare: pytorch ") and line.endswith(": unchanged, live") for line in result.lines)
+
+
+def test_a_new_model_clearly_worse_than_live_stops_the_release_before_anything_is_uploaded(
+    stack: Release, tmp_path: Path
+) -> None:
+    # Given live serving a release of the default models, and a build whose absolute gate lets a weak model through
+    assert stack.release().status == 0
+    stack.tools.build = lambda source, out: build(source, out, gate=QualityGate(0.5, 0.0, Path("lenient.toml")))
+    source = with_sklearn_model(tmp_path / "delivery", fitted_on_few_rows())
+    before = stack.world.snapshot()
+    # When a delivery with a scikit-learn model fitted on five rows per label is released
+    result = stack.release("--source", str(source))
+    # Then the compare step refuses it, naming both accuracies and the margin, and nothing is uploaded or deployed
+    assert result.status == 1
+    assert result.error.startswith("release stopped at compare: challenger gate: challenger sklearn has accuracy 0.")
+    assert result.error.endswith("below the margin -0.1000 set in challenger_gate.toml")
+    assert stack.world.snapshot() == before
+    assert len(stack.runner.commands) == 1
 
 
 def test_a_deployment_rolled_back_by_an_alarm_is_reported_with_the_alarm(stack: Release) -> None:
