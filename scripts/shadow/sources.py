@@ -173,30 +173,26 @@ class MetricsWindow:
         return max(60, math.ceil((self.end - self.start).total_seconds() / 60) * 60)
 
 
-def _total(client: Any, window: MetricsWindow, metric: str, dimensions: dict[str, str]) -> float:
-    answer = client.get_metric_statistics(
+def _statistics(client: Any, window: MetricsWindow, metric: str, dimensions: dict[str, str], **asked: Any) -> Any:
+    """The metric's datapoints over the whole window as one period, with the statistics asked for."""
+    return client.get_metric_statistics(
         Namespace=window.namespace,
         MetricName=metric,
         Dimensions=[{"Name": name, "Value": value} for name, value in dimensions.items()],
         StartTime=window.start,
         EndTime=window.end,
         Period=window.period,
-        Statistics=["Sum"],
-    )
-    return float(sum(point["Sum"] for point in answer["Datapoints"]))
+        **asked,
+    )["Datapoints"]
+
+
+def _total(client: Any, window: MetricsWindow, metric: str, dimensions: dict[str, str]) -> float:
+    return float(sum(point["Sum"] for point in _statistics(client, window, metric, dimensions, Statistics=["Sum"])))
 
 
 def _added_ms(client: Any, window: MetricsWindow, dimensions: dict[str, str]) -> tuple[float | None, float | None]:
-    answer = client.get_metric_statistics(
-        Namespace=window.namespace,
-        MetricName=SHADOW_MS,
-        Dimensions=[{"Name": name, "Value": value} for name, value in dimensions.items()],
-        StartTime=window.start,
-        EndTime=window.end,
-        Period=window.period,
-        ExtendedStatistics=["p50", "p99"],
-    )
-    points = [point.get("ExtendedStatistics", {}) for point in answer["Datapoints"]]
+    datapoints = _statistics(client, window, SHADOW_MS, dimensions, ExtendedStatistics=["p50", "p99"])
+    points = [point.get("ExtendedStatistics", {}) for point in datapoints]
     found = [point for point in points if "p50" in point and "p99" in point]
     if len(found) != 1:
         return None, None

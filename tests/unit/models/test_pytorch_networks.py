@@ -138,27 +138,26 @@ def test_a_descriptor_naming_an_unknown_format_is_refused(tmp_path):
     )
 
 
-def test_a_program_exported_for_one_batch_size_is_refused(tmp_path):
+@pytest.mark.parametrize(
+    ("program", "refusal"),
+    [
+        (
+            lambda: exported_program(tanh_network().eval(), batch=None),
+            "was exported for a batch of 2 rows only: export it with a dynamic batch"
+            " (dynamic_shapes={0: torch.export.Dim(...)})",
+        ),
+        (
+            # Dropout and batch norm captured while training: its scores change from run to run
+            lambda: exported_program(deep_mlp_with_dropout_and_batch_norm().train()),
+            "scores the same rows differently from run to run or batch to batch: export it from a network in eval mode",
+        ),
+    ],
+    ids=["one batch size", "training mode"],
+)
+def test_a_program_that_cannot_serve_every_batch_as_evaluated_is_refused(program, refusal, tmp_path):
     source = delivery(tmp_path, tanh_network().eval(), "logits")
-    torch.export.save(exported_program(tanh_network().eval(), batch=None), str(source / "network.pt"))
+    torch.export.save(program(), str(source / "network.pt"))
     (source / "models.toml").write_text('[pytorch]\nfile = "network.pt"\nformat = "torch-export"\n')
     with pytest.raises(ModelContractError) as refused:
         build(source, tmp_path / "models", probe_rows=10)
-    assert str(refused.value) == (
-        "pytorch model (network.pt) was exported for a batch of 2 rows only: export it with a dynamic batch"
-        " (dynamic_shapes={0: torch.export.Dim(...)})"
-    )
-
-
-def test_a_program_exported_in_training_mode_is_refused(tmp_path):
-    # Given a network with dropout and batch norm captured while training: its scores change from run to run
-    network = deep_mlp_with_dropout_and_batch_norm().train()
-    source = delivery(tmp_path, tanh_network().eval(), "logits")
-    torch.export.save(exported_program(network), str(source / "network.pt"))
-    (source / "models.toml").write_text('[pytorch]\nfile = "network.pt"\nformat = "torch-export"\n')
-    with pytest.raises(ModelContractError) as refused:
-        build(source, tmp_path / "models", probe_rows=10)
-    assert str(refused.value) == (
-        "pytorch model (network.pt) scores the same rows differently from run to run or batch to batch:"
-        " export it from a network in eval mode"
-    )
+    assert str(refused.value) == f"pytorch model (network.pt) {refusal}"
