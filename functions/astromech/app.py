@@ -5,21 +5,23 @@ model named in the path, /v2/models/{model}/...: every model it serves, and a 40
 """
 
 from kyber.api import Api, lambda_handler_for
+from kyber.core import load_scorer
+from kyber.droids import DROIDS, DroidsApi
 from kyber.inference_protocol import InferenceProtocol
 from kyber.proxy_event import ProxyEvent
 from kyber.responses import JsonResponse
-from kyber.service import DROIDS, load_classifier
 
 app = Api(DROIDS)
-classifier = load_classifier()
+scorer = load_scorer()
+droids = DroidsApi(scorer)
+protocol = InferenceProtocol(scorer)
 
 
-@app.post("/astromech", doc=classifier.described("/astromech", __doc__))
+@app.post("/astromech", doc=droids.described("/astromech", __doc__))
 def classify_with_chosen_model(event: ProxyEvent) -> JsonResponse:
-    return classifier.classify(event)
+    return droids.classify(event)
 
 
-protocol = InferenceProtocol(classifier)
 protocol.add_server_routes(app)
 protocol.add_model_routes(app, "/v2/models/{model}")
 

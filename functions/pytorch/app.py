@@ -4,21 +4,23 @@ The same model under the Open Inference Protocol: /v2/models/pytorch[/versions/{
 """
 
 from kyber.api import Api, lambda_handler_for
+from kyber.core import load_scorer
+from kyber.droids import DROIDS, DroidsApi
 from kyber.inference_protocol import InferenceProtocol
 from kyber.proxy_event import ProxyEvent
 from kyber.responses import JsonResponse
-from kyber.service import DROIDS, load_classifier
 
 app = Api(DROIDS)
-classifier = load_classifier("pytorch")
+scorer = load_scorer("pytorch")
+droids = DroidsApi(scorer)
+protocol = InferenceProtocol(scorer)
 
 
-@app.post("/pytorch", doc=classifier.described("/pytorch", __doc__))
+@app.post("/pytorch", doc=droids.described("/pytorch", __doc__))
 def classify_with_pytorch(event: ProxyEvent) -> JsonResponse:
-    return classifier.classify(event)
+    return droids.classify(event)
 
 
-protocol = InferenceProtocol(classifier)
 protocol.add_model_routes(app, "/v2/models/pytorch")
 
 lambda_handler = lambda_handler_for(app)

@@ -4,21 +4,23 @@ The same model under the Open Inference Protocol: /v2/models/sklearn[/versions/{
 """
 
 from kyber.api import Api, lambda_handler_for
+from kyber.core import load_scorer
+from kyber.droids import DROIDS, DroidsApi
 from kyber.inference_protocol import InferenceProtocol
 from kyber.proxy_event import ProxyEvent
 from kyber.responses import JsonResponse
-from kyber.service import DROIDS, load_classifier
 
 app = Api(DROIDS)
-classifier = load_classifier("sklearn")
+scorer = load_scorer("sklearn")
+droids = DroidsApi(scorer)
+protocol = InferenceProtocol(scorer)
 
 
-@app.post("/sklearn", doc=classifier.described("/sklearn", __doc__))
+@app.post("/sklearn", doc=droids.described("/sklearn", __doc__))
 def classify_with_sklearn(event: ProxyEvent) -> JsonResponse:
-    return classifier.classify(event)
+    return droids.classify(event)
 
 
-protocol = InferenceProtocol(classifier)
 protocol.add_model_routes(app, "/v2/models/sklearn")
 
 lambda_handler = lambda_handler_for(app)

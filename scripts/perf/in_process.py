@@ -31,12 +31,13 @@ import joblib
 import numpy as np
 import torch
 
+from kyber.droids.request import parse_crystal_batch
 from kyber.manifest import CHALLENGER_DIR, MANIFEST_FILE, FileRef, read_manifest
 from kyber.monitoring import DataCapture, ModelMonitor
 from kyber.registry import get_registry
-from kyber.responses import prediction_json
+from kyber.scores_json import prediction_json
 from kyber.settings import get_settings
-from kyber.validation import collection_paused, parse_crystal_batch, parse_json_body, require_object
+from kyber.validation import collection_paused, parse_json_body, require_object
 from model_build.crystal_mlp import CrystalMLP
 from scripts.harness.events import FakeLambdaContext, json_event, protocol_event, proxy_event
 from scripts.perf.timing import median_seconds
@@ -125,14 +126,14 @@ def protocol_latency(rows: int, repeats: int) -> None:
 
 
 def stage_marks(body: str, module: ModuleType) -> Iterator[float]:
-    """One /sklearn request's stages run as Classifier.classify runs them, yielding the time after each."""
-    classifier = module.classifier
-    model = classifier.models["sklearn"]
+    """One /sklearn request's stages run as the droids' route runs them (kyber.droids), yielding the time after each."""
+    scorer = module.scorer
+    model = scorer.models["sklearn"]
     yield time.perf_counter()
     with collection_paused():
         payload = require_object(parse_json_body(body))
         yield time.perf_counter()
-        features = parse_crystal_batch(payload, feature_count=classifier.feature_count, max_rows=classifier.max_rows)
+        features = parse_crystal_batch(payload, feature_count=scorer.feature_count, max_rows=scorer.max_rows)
         yield time.perf_counter()
         del payload
         yield time.perf_counter()
@@ -239,7 +240,7 @@ def shadow_cost(rows: int, repeats: int, rounds: int = 5) -> None:
     get_registry.cache_clear()
     with contextlib.redirect_stdout(io.StringIO()):
         handler = importlib.reload(handler_of("sklearn"))
-    shadows, context = handler.classifier.shadows, FakeLambdaContext()
+    shadows, context = handler.scorer.shadows, FakeLambdaContext()
     print(
         f"\nThe challenger's cost on /sklearn, in-process (mean per request over {rounds} rounds of each share;"
         " the challenger a copy of the champion's ONNX file)"

@@ -29,15 +29,15 @@ def with_challengers(champion: Path, candidate: Path, out: Path, models: Iterabl
     return out
 
 
-def challengers_scoring_with(classifier: Any, session: object) -> None:
-    """Every challenger of a function's classifier scoring with session (a fake) from now on: its shadows are
-    changed in place, as the routes hold the classifier itself."""
-    for name, shadow in classifier.shadows.items():
+def challengers_scoring_with(scorer: Any, session: object) -> None:
+    """Every challenger of a function's scorer scoring with session (a fake) from now on: its shadows are changed in
+    place, as both faces hold the scorer itself."""
+    for name, shadow in scorer.shadows.items():
         challenger = dataclasses.replace(shadow.challenger, session=session)
-        classifier.shadows[name] = dataclasses.replace(shadow, challenger=challenger)
+        scorer.shadows[name] = dataclasses.replace(shadow, challenger=challenger)
 
 
-def champions_scoring_with(classifier: Any, session: object) -> None:
-    """Every model of a function's classifier scoring with session (a fake) from now on, changed in place."""
-    for name, model in classifier.models.items():
-        classifier.models[name] = dataclasses.replace(model, session=session)
+def champions_scoring_with(scorer: Any, session: object) -> None:
+    """Every model of a function's scorer scoring with session (a fake) from now on, changed in place."""
+    for name, model in scorer.models.items():
+        scorer.models[name] = dataclasses.replace(model, session=session)

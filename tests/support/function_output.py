@@ -19,10 +19,10 @@ def main(route: str) -> None:
     context = FakeLambdaContext()
     handler.lambda_handler(load_event(f"{route}_batch.json"), context)
     handler.lambda_handler(load_event(f"{route}_bad_data.json"), context)
-    if handler.classifier.shadows:
-        challengers_scoring_with(handler.classifier, ExplodingSession())
+    if handler.scorer.shadows:
+        challengers_scoring_with(handler.scorer, ExplodingSession())
         handler.lambda_handler(load_event(f"{route}_batch.json"), context)
-    champions_scoring_with(handler.classifier, NonFiniteRows(0))
+    champions_scoring_with(handler.scorer, NonFiniteRows(0))
     handler.lambda_handler(load_event(f"{route}_batch.json"), context)
 
 

@@ -104,4 +104,4 @@ def test_models_whose_labels_are_not_the_stacks_stop_the_init_naming_both_lists(
 
 def test_models_whose_labels_are_the_stacks_start(built_models, monkeypatch, handler_module):
     configure_service(monkeypatch, KYBER_MODELS_DIR=str(built_models), KYBER_LABELS="blue, green, yellow")
-    assert handler_module("astromech").classifier.models["sklearn"].labels == ("blue", "green", "yellow")
+    assert handler_module("astromech").scorer.models["sklearn"].labels == ("blue", "green", "yellow")

@@ -35,7 +35,7 @@ from tests.support.rendering import rendered_row_by_row
 
 def score_tolerance(handler: ModuleType, model_name: str) -> float:
     """How far a score may be from the recorded one: the export's precision bound for the model's precision."""
-    return PARITY_TOLERANCE[handler.classifier.models[model_name].input_dtype.name]
+    return PARITY_TOLERANCE[handler.scorer.models[model_name].input_dtype.name]
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +112,7 @@ def test_a_change_of_one_part_in_ten_thousand_in_the_served_scores_is_caught(
 ):
     # Given a route whose models serve every score multiplied by 1 + 1e-4
     handler = handler_for(case.route)
-    for model in handler.classifier.models.values():
+    for model in handler.scorer.models.values():
         real = model.session.run
         monkeypatch.setattr(model.session, "run", lambda *args, run=real: [run(*args)[0] * (1 + 1e-4)])
     # When it answers the case
@@ -133,10 +133,8 @@ def test_a_200_body_is_byte_for_byte_the_row_by_row_rendering_of_its_scores(hand
     response = proxy_response(handler, case)
     assert response["statusCode"] == 200
     payload = json.loads(base64.b64decode(case.body or "") if case.is_base64 else case.body or "")
-    classifier = handler.classifier
-    model = (
-        classifier.models[payload["model"]] if classifier.chosen_by_request else next(iter(classifier.models.values()))
-    )
+    scorer = handler.scorer
+    model = scorer.models[payload["model"]] if scorer.chosen_by_request else next(iter(scorer.models.values()))
     scores = model.score(np.asarray(payload["crystalData"], dtype=np.float64)).probabilities
     # Then the body is those scores written one dict per row, as the service first wrote them
     assert response["body"].encode() == rendered_row_by_row(model.labels, scores)

@@ -442,12 +442,8 @@ def test_the_server_function_names_the_servers_routes_when_a_path_under_v2_is_no
 def test_a_failing_model_is_the_generic_500_with_the_request_id(handler_module, lambda_context, function):
     # Given a function whose pytorch model fails
     handler = handler_module(function)
-    classifier = handler.protocol.classifier
-    models = {
-        **classifier.models,
-        "pytorch": dataclasses.replace(classifier.models["pytorch"], session=ExplodingSession()),
-    }
-    handler.protocol.classifier = dataclasses.replace(classifier, models=models)
+    models = handler.protocol.scorer.models
+    models["pytorch"] = dataclasses.replace(models["pytorch"], session=ExplodingSession())
     # When it is asked for an inference
     event = protocol_event(function, "POST", "/v2/models/pytorch/infer", json.dumps(infer_body()))
     response = handler.lambda_handler(event, lambda_context)

@@ -49,8 +49,8 @@ def test_a_request_for_a_route_the_function_lacks_is_logged_as_rejected_and_coun
 def test_a_failed_request_is_logged_with_its_traceback_and_counted(handler_module, lambda_context, capfd):
     lambda_context.function_name, lambda_context.function_version = "kyber-sklearn", "12"
     handler = handler_module("sklearn")
-    models = {"sklearn": dataclasses.replace(handler.classifier.models["sklearn"], session=NonFiniteRows(0))}
-    handler.classifier = dataclasses.replace(handler.classifier, models=models)
+    models = handler.scorer.models
+    models["sklearn"] = dataclasses.replace(models["sklearn"], session=NonFiniteRows(0))
     capfd.readouterr()
     response = handler.lambda_handler(load_event("sklearn_single.json"), lambda_context)
     records = log_records(capfd.readouterr().out)
@@ -100,11 +100,11 @@ def test_a_model_loads_duration_is_logged_in_milliseconds_to_two_decimals(models
 
 
 def test_a_requests_model_time_is_logged_in_milliseconds_to_three_decimals(invoke, monkeypatch, capfd):
-    import kyber.service
+    import kyber.core
 
     invoke("sklearn", load_event("sklearn_single.json"))  # the init, before the clock is replaced
     capfd.readouterr()
-    monkeypatch.setattr(kyber.service.time, "perf_counter", SteppingClock(0.0, 0.00123456))
+    monkeypatch.setattr(kyber.core.time, "perf_counter", SteppingClock(0.0, 0.00123456))
     invoke("sklearn", load_event("sklearn_single.json"))
     records = log_records(capfd.readouterr().out)
     (classified,) = [record for record in records if record.get("message") == "crystals classified"]

@@ -34,9 +34,8 @@ class WrongShapeSession:
 
 def with_session(handler: Any, model: str, session: object) -> None:
     """Give the handler's model a fake ONNX Runtime session, as if the real one misbehaved."""
-    models = dict(handler.classifier.models)
+    models = handler.scorer.models
     models[model] = dataclasses.replace(models[model], session=session)
-    handler.classifier = dataclasses.replace(handler.classifier, models=models)
 
 
 @pytest.mark.parametrize("session", [ExplodingSession(), NaNSession(), WrongShapeSession()])
@@ -78,7 +77,7 @@ def test_unexpected_error_outside_the_model_is_also_a_generic_500(handler_module
     def broken_body(*_: object) -> dict:
         raise KeyError(SECRET)
 
-    monkeypatch.setattr("kyber.service.prediction_json", broken_body)
+    monkeypatch.setattr("kyber.droids.response.prediction_json", broken_body)
     response = handler.lambda_handler(load_event("sklearn_single.json"), lambda_context)
     assert response["statusCode"] == HTTPStatus.INTERNAL_SERVER_ERROR
     assert json.loads(response["body"])["requestId"] == lambda_context.aws_request_id

@@ -113,7 +113,7 @@ def imported_by(statement: str, environment: dict[str, str]) -> set[str]:
 def test_the_models_build_does_not_import_the_serving_code():
     modules = imported_by("import model_build.layer", {})
     assert {"kyber.manifest", "kyber.labels"} <= modules
-    assert not {"kyber.registry", "kyber.service", "kyber.api", "kyber.observability"} & modules
+    assert not {"kyber.registry", "kyber.core", "kyber.api", "kyber.observability"} & modules
     assert not any(name.startswith("aws_lambda_powertools") for name in modules)
 
 

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 
-from kyber.responses import prediction_json
+from kyber.scores_json import prediction_json
 from kyber.settings import DEFAULT_MAX_ROWS
 from tests.support.rendering import rendered_row_by_row
 

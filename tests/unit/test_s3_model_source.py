@@ -104,7 +104,7 @@ def test_a_release_with_a_challenger_is_fetched_with_it_and_served(
     handler = handler_module("sklearn")
     # Then the challenger was fetched, verified and loaded beside its champion
     assert (get_registry().models_dir / "challenger" / "sklearn.onnx").is_file()
-    assert handler.classifier.shadows["sklearn"].challenger.version != handler.classifier.models["sklearn"].version
+    assert handler.scorer.shadows["sklearn"].challenger.version != handler.scorer.models["sklearn"].version
     assert handler.lambda_handler(load_event("sklearn_single.json"), lambda_context)["statusCode"] == HTTPStatus.OK
 
 

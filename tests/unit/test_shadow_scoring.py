@@ -129,7 +129,7 @@ def test_a_challenger_that_fails_changes_nothing_of_the_answer_and_is_counted(
     expected = answer_parts(invoke("sklearn", event))
     # When the challenger then fails (it {why})
     handler = handler_module("sklearn")
-    challengers_scoring_with(handler.classifier, session)
+    challengers_scoring_with(handler.scorer, session)
     capfd.readouterr()
     response = handler.lambda_handler(event, lambda_context)
     # Then the answer is the same, byte for byte
@@ -214,7 +214,7 @@ def test_a_captured_request_whose_challenger_failed_holds_the_champions_output_a
 ):
     shadowed(KYBER_DATA_CAPTURE_PERCENT="100")
     handler = handler_module("sklearn")
-    challengers_scoring_with(handler.classifier, ExplodingSession())
+    challengers_scoring_with(handler.scorer, ExplodingSession())
     capfd.readouterr()
     response = handler.lambda_handler(load_event("sklearn_single.json"), lambda_context)
     (record,) = [line for line in json_lines(capfd.readouterr().out) if "captureData" in line]

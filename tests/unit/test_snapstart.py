@@ -120,7 +120,7 @@ def test_environments_restored_from_one_snapshot_capture_different_requests(hand
 
     # Given functions that capture half the requests, and the generator's state as the snapshot holds it
     configure_service(monkeypatch, KYBER_DATA_CAPTURE_PERCENT="50")
-    capture = handler_module("sklearn").classifier.capture
+    capture = handler_module("sklearn").scorer.capture
     (after,) = snapshot_restore_py.get_after_restore()
     snapshot_state = random.getstate()
     # When two environments restored from it each decide on the same 64 requests

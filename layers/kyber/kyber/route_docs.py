@@ -1,6 +1,7 @@
 """What a route says of itself in the API's description (openapi.json, written by scripts/openapi.py): its summary,
 the statuses it answers with their bodies' schemas, and the requests that draw an example of each. A face builds
-these for its routes, from the code that owns the limits; they are only built when the document is."""
+these for its routes, from the code that owns the limits; they are only built when the document is. Both faces
+describe the same models: the examples, the model headers and the failure they share are here."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
+
+from kyber.responses import MODEL_HEADER, MODEL_VERSION_HEADER
 
 # A JSON Schema, as openapi.json holds it.
 JsonSchema = Mapping[str, Any]
@@ -64,3 +67,17 @@ def object_schema(required: list[str], properties: Mapping[str, JsonSchema], **k
 
 
 MESSAGE = {"type": "string", "description": "What is wrong, in a short human sentence."}
+
+
+MODEL_HEADERS_DOC = {
+    MODEL_HEADER: {"description": "The model that scored the rows.", "schema": {"type": "string"}},
+    MODEL_VERSION_HEADER: {
+        "description": "The first 12 hex digits of the served ONNX file's SHA-256.",
+        "schema": {"type": "string", "pattern": "^[0-9a-f]{12}$"},
+    },
+}
+# Two droids' samples, the examples the API's description shows on both faces.
+EXAMPLE_ROWS = [[0.92, 0.12, 0.31, 0.09], [6.2, 2.9, 4.3, 1.3]]
+# The request id of the API description's example of a 500.
+EXAMPLE_REQUEST_ID = "c0ffee00-request-id"
+FAILURE_WHEN = "The model failed; quote requestId when reporting it. Details are only in the logs."

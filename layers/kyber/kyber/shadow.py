@@ -26,7 +26,7 @@ from kyber.monitoring import json_fields
 from kyber.observability import elapsed_ms, logger, metric_lines_enabled
 from kyber.proxy_event import ProxyEvent
 from kyber.registry import CrystalModel
-from kyber.responses import prediction_json
+from kyber.scores_json import prediction_json
 
 SHADOW_REQUESTS = "ShadowRequests"
 SHADOW_ROWS = "ShadowRows"

@@ -20,7 +20,7 @@ import kyber.observability  # noqa: E402
 
 powertools_done = time.perf_counter()
 import kyber.api  # noqa: E402
-import kyber.service  # noqa: E402, F401
+import kyber.droids  # noqa: E402, F401
 
 layer_done = time.perf_counter()
 module = importlib.import_module(f"functions.{sys.argv[1]}.app")

@@ -1,5 +1,5 @@
 """The Open Inference Protocol (KServe v2 REST), the second face of the functions beside the droids' API: the same
-classifier, models, limits and error statuses, read and answered in the protocol's JSON.
+scorer, models, limits and error statuses, read and answered in the protocol's JSON.
 
   codec     the protocol's datatypes in one table; a tensor decoded into a batch, and encoded
   request   an inference request read (JSON only), or what is wrong with it

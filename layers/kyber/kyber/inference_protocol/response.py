@@ -11,7 +11,7 @@ import orjson
 from kyber.inference_protocol.codec import TensorSpec, encoded
 from kyber.inference_protocol.request import Inference
 from kyber.registry import CrystalModel
-from kyber.responses import quoted_labels
+from kyber.scores_json import quoted_labels
 
 
 def inference_response(

@@ -1,5 +1,5 @@
 """The protocol's routes on a function's router: server and model metadata and readiness, and inference, each
-answered from the classifier the function serves (the same models, limits and error statuses as the droids')."""
+answered from the scorer the function serves (the same models, limits and error statuses as the droids')."""
 
 from __future__ import annotations
 
@@ -12,13 +12,8 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from kyber.api import Api, Face, Routes, failure_body, routes_text
-from kyber.errors import (
-    MAX_REPORTED_PROBLEMS,
-    CrystalBatchError,
-    InferenceRequestError,
-    ModelNotFoundError,
-    UnscorableRowsError,
-)
+from kyber.core import Scorer
+from kyber.errors import MAX_REPORTED_PROBLEMS, CrystalBatchError, InferenceRequestError, UnscorableRowsError
 from kyber.inference_protocol.codec import ONNX_DATATYPES, InputLimits, TensorSpec
 from kyber.inference_protocol.request import (
     BINARY_HEADER,
@@ -31,16 +26,18 @@ from kyber.inference_protocol.response import inference_response
 from kyber.observability import metrics
 from kyber.proxy_event import ProxyEvent, body_of
 from kyber.registry import CrystalModel
-from kyber.responses import JsonResponse, json_text
-from kyber.route_docs import MESSAGE, Answer, ExampleRequest, JsonSchema, Published, RouteDoc
-from kyber.service import (
+from kyber.responses import MODEL_HEADER, MODEL_VERSION_HEADER, JsonResponse, json_text
+from kyber.route_docs import (
     EXAMPLE_REQUEST_ID,
     EXAMPLE_ROWS,
     FAILURE_WHEN,
-    MODEL_HEADER,
+    MESSAGE,
     MODEL_HEADERS_DOC,
-    MODEL_VERSION_HEADER,
-    Classifier,
+    Answer,
+    ExampleRequest,
+    JsonSchema,
+    Published,
+    RouteDoc,
 )
 from kyber.validation import collection_paused, parse_json_body, require_object
 
@@ -119,36 +116,15 @@ PROTOCOL = Face(prefix=PREFIX, error_body=_protocol_error, not_found=_protocol_n
 
 
 class InferenceProtocol:
-    """The protocol's answers for the models a classifier serves, their metadata read from the ONNX sessions."""
+    """The protocol's answers for the models a scorer serves, their metadata read from the ONNX sessions."""
 
-    def __init__(self, classifier: Classifier) -> None:
-        self.classifier = classifier
-        served = [*classifier.models.values(), *(shadow.challenger for shadow in classifier.shadows.values())]
+    def __init__(self, scorer: Scorer) -> None:
+        self.scorer = scorer
+        served = [*scorer.models.values(), *(shadow.challenger for shadow in scorer.shadows.values())]
         self._tensors = {(model.name, model.version): self._tensors_of(model) for model in served}
 
     def server_metadata(self) -> dict[str, Any]:
         return {"name": SERVER_NAME, "version": SERVER_VERSION, "extensions": [CLASSIFICATION]}
-
-    def model(self, name: str, version: str | None = None) -> CrystalModel:
-        """The named model: its champion, unless the version asked for is its challenger's."""
-        model = self.classifier.models.get(name)
-        if model is None:
-            served = " and ".join(repr(served) for served in self.classifier.models)
-            raise ModelNotFoundError(f"unknown model {name[:40]!r}: this route serves {served}")
-        versions = self.versions(name)
-        if version is None:
-            return model
-        if version not in versions:
-            listed = " and ".join(repr(served) for served in versions)
-            raise ModelNotFoundError(f"model {name!r} has no version {version[:40]!r}; it serves version {listed}")
-        return versions[version]
-
-    def versions(self, name: str) -> dict[str, CrystalModel]:
-        """The named model's versions: the champion's, then its challenger's when it has one."""
-        champion = self.classifier.models[name]
-        shadow = self.classifier.shadows.get(name)
-        served = [champion] if shadow is None else [champion, shadow.challenger]
-        return {model.version: model for model in served}
 
     def tensors(self, model: CrystalModel) -> tuple[TensorSpec, TensorSpec, TensorSpec]:
         return self._tensors[model.name, model.version]
@@ -157,7 +133,7 @@ class InferenceProtocol:
         """The model's input, its probabilities and its labels, as the ONNX file and the labels file give them."""
         (onnx_input,) = (tensor for tensor in model.session.get_inputs() if tensor.name == model.input_name)
         (onnx_output,) = (tensor for tensor in model.session.get_outputs() if tensor.name == model.output_name)
-        features, labels = self.classifier.feature_count, len(model.labels)
+        features, labels = self.scorer.feature_count, len(model.labels)
         return (
             TensorSpec(onnx_input.name, ONNX_DATATYPES[onnx_input.type], [-1, features]),
             TensorSpec(onnx_output.name, ONNX_DATATYPES[onnx_output.type], [-1, labels]),
@@ -165,11 +141,11 @@ class InferenceProtocol:
         )
 
     def model_metadata(self, name: str, version: str | None = None) -> JsonResponse:
-        model = self.model(name, version)
+        model = self.scorer.model(name, version)
         model_input, *outputs = self.tensors(model)
         metadata = {
             "name": model.name,
-            "versions": list(self.versions(name)),
+            "versions": list(self.scorer.versions(name)),
             "platform": PLATFORM,
             "inputs": [model_input.metadata()],
             "outputs": [output.metadata() for output in outputs],
@@ -177,17 +153,17 @@ class InferenceProtocol:
         return JsonResponse(HTTPStatus.OK, json_text(metadata))
 
     def model_ready(self, name: str, version: str | None = None) -> JsonResponse:
-        model = self.model(name, version)
+        model = self.scorer.model(name, version)
         return JsonResponse(HTTPStatus.OK, json_text({"name": model.name, "ready": True}))
 
     def infer(self, event: ProxyEvent, name: str, version: str | None = None) -> JsonResponse:
-        model = self.model(name, version)
+        model = self.scorer.model(name, version)
         model_input, probabilities, labels = self.tensors(model)
         require_json(event)
         with collection_paused():
             raw_body, is_base64_encoded = body_of(event)
             payload = require_object(parse_json_body(raw_body, is_base64_encoded=is_base64_encoded))
-            limits = InputLimits(model_input.name, self.classifier.feature_count, self.classifier.max_rows)
+            limits = InputLimits(model_input.name, self.scorer.feature_count, self.scorer.max_rows)
             request = parse_inference_request(payload, limits, (probabilities.name, labels.name))
             del payload
         classification = request.outputs.get(probabilities.name)
@@ -197,15 +173,15 @@ class InferenceProtocol:
                 f" got {classification}"
             )
         try:
-            scores = self.classifier.score(model, request.batch)
+            prediction = self.scorer.predict(model, request.batch)
         except UnscorableRowsError as error:
             shown = list(error.rows[:MAX_REPORTED_PROBLEMS])
             raise CrystalBatchError(
                 f"input {model_input.name!r} has {len(error.rows)} row(s) with values too large for"
                 f" the {model.name} model, which has no finite scores for them (rows {shown})"
             ) from None
-        body = inference_response(model, request, scores, (probabilities, labels))
-        self.classifier.answered(event, model, request.batch, scores, body)
+        body = inference_response(model, request, prediction.probabilities, (probabilities, labels))
+        self.scorer.answered(event, prediction, body)
         return JsonResponse(HTTPStatus.OK, body, {MODEL_HEADER: model.name, MODEL_VERSION_HEADER: model.version})
 
     def add_server_routes(self, app: Api) -> None:
@@ -243,13 +219,13 @@ class InferenceProtocol:
         """A route of the given kind described: its parameters, request and answers, with the models, limits and
         tensors this function serves; its bodies' schemas are the protocol's published models."""
         summary, published = KINDS[kind]
-        model = next(iter(self.classifier.models.values()))
+        model = next(iter(self.scorer.models.values()))
         valid = {"model": model.name, "version": model.version}
         parameters: dict[str, JsonSchema] = {}
         if "{model}" in path:
-            parameters["model"] = {"type": "string", "enum": list(self.classifier.models)}
+            parameters["model"] = {"type": "string", "enum": list(self.scorer.models)}
         if "{version}" in path:
-            versions = [version for name in self.classifier.models for version in self.versions(name)]
+            versions = [version for name in self.scorer.models for version in self.scorer.versions(name)]
             parameters["version"] = {
                 "type": "string",
                 "enum": versions,
@@ -269,7 +245,7 @@ class InferenceProtocol:
             return RouteDoc(operation_id, summary, answers, parameters=parameters, tags=TAGS)
         answers.update(self._inference_answers(model, valid, Answer(summary, schema, headers=MODEL_HEADERS_DOC)))
         model_input, probabilities, labels = self.tensors(model)
-        limits = InputLimits(model_input.name, self.classifier.feature_count, self.classifier.max_rows)
+        limits = InputLimits(model_input.name, self.scorer.feature_count, self.scorer.max_rows)
         narrowed = inference_request_schema(limits, (probabilities.name, labels.name), len(model.labels))
         request_schema = Published(PUBLISHED_MODELS, "InferenceRequest", narrowed)
         return RouteDoc(operation_id, summary, dict(sorted(answers.items())), request_schema, parameters, TAGS)
@@ -278,7 +254,7 @@ class InferenceProtocol:
         self, model: CrystalModel, parameters: Mapping[str, str], ok: Answer
     ) -> dict[HTTPStatus, Answer]:
         """An inference route's answers, each with the request that draws it, for the model's example rows."""
-        features = self.classifier.feature_count
+        features = self.scorer.feature_count
         data = [value for row in EXAMPLE_ROWS for value in row]
         tensor = {"name": self.tensors(model)[0].name, "shape": [len(EXAMPLE_ROWS), features], "datatype": "FP64"}
         tensor["data"] = data
@@ -286,7 +262,7 @@ class InferenceProtocol:
             HTTPStatus.OK: {"id": "droid-7", "inputs": [tensor]},
             HTTPStatus.BAD_REQUEST: {"inputs": [{**tensor, "data": data[:-1]}]},
             HTTPStatus.REQUEST_ENTITY_TOO_LARGE: {
-                "inputs": [{**tensor, "shape": [self.classifier.max_rows + 1, features]}]
+                "inputs": [{**tensor, "shape": [self.scorer.max_rows + 1, features]}]
             },
             HTTPStatus.UNSUPPORTED_MEDIA_TYPE: {},
             HTTPStatus.UNPROCESSABLE_ENTITY: {"inputs": [{**tensor, "data": ["5.1", *data[1:]]}]},
