@@ -12,8 +12,9 @@ import pytest
 
 from kyber.errors import ModelArtifactError
 from kyber.labels import LabelsFileError, parse_labels
-from kyber.manifest import Manifest
+from kyber.manifest import TRAINING_RANGE_FILE, Manifest, TrainingRange
 from kyber.registry import ModelRegistry
+from tests.support.service import DEFAULT_ARTIFACTS
 
 
 @pytest.mark.parametrize(
@@ -153,3 +154,12 @@ def test_a_challenger_for_a_model_the_manifest_does_not_serve_is_refused(default
     with pytest.raises(ModelArtifactError) as refused:
         Manifest.from_json(mutated_manifest(default_build, set_field("challengers", {"xgb": entry})), Path("m.json"))
     assert str(refused.value) == "m.json: a challenger for a model it does not serve: xgb"
+
+
+def test_the_committed_training_range_is_written_as_the_trainer_writes_it_and_reads_back_the_same():
+    # Given the delivery's training range, which make train writes with TrainingRange.to_json
+    path = DEFAULT_ARTIFACTS / TRAINING_RANGE_FILE
+    delivered = TrainingRange.read(path)
+    # Then writing it again gives the committed file byte for byte, and reading that gives the same range
+    assert delivered.to_json() == path.read_text(encoding="utf-8")
+    assert TrainingRange.from_document(json.loads(delivered.to_json()), "written", path.name) == delivered
