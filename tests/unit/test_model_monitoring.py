@@ -209,7 +209,7 @@ def test_the_figures_of_small_and_large_batches_are_plain_counts(rows, feature_c
         low_confidence_threshold=0.6,
     )
     # When its figures are counted
-    per_label, (scored, outside, low_confidence) = monitor.figures(batch, probabilities, top)
+    per_label, (scored, outside, low_confidence) = monitor.counts(batch, probabilities, top)
     # Then they are what counting row by row gives
     assert per_label == [sum(1 for row in probabilities if row.argmax() == label) for label in range(3)]
     assert scored == rows

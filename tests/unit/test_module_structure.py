@@ -1,6 +1,6 @@
 """How the code hangs together: no import loop, every import pointing down (tests -> tooling -> functions ->
-layers), the models build apart from the serving code, no tracing SDK, AWS SDK or web framework on a function's
-init path, and error statuses that follow the error classes."""
+layers), one core under two faces that know nothing of each other, the models build apart from the serving code, no
+tracing SDK, AWS SDK or web framework on a function's init path, and error statuses that follow the error classes."""
 
 from __future__ import annotations
 
@@ -35,13 +35,16 @@ MAY_IMPORT = {
     "scripts": {"kyber", "functions", "model_build"},
     "tests": set(PROJECT_PACKAGES),
 }
+# The serving code's faces, each a package that reads its requests and writes its answers over the core.
+FACES = ("kyber.droids", "kyber.inference_protocol")
+# What speaks HTTP: the router, the proxy responses, the routes' descriptions and the request bodies' parsing.
+HTTP_MODULES = {"kyber.api", "kyber.responses", "kyber.route_docs", "kyber.validation"}
 
 
 def module_name(path: Path) -> str:
-    for root in (KYBER_ROOT, MODELS_ROOT):
-        if path.is_relative_to(root):
-            return ".".join(path.relative_to(root).with_suffix("").parts)
-    return ".".join(path.relative_to(REPO).with_suffix("").parts)
+    root = next((root for root in (KYBER_ROOT, MODELS_ROOT) if path.is_relative_to(root)), REPO)
+    parts = path.relative_to(root).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
 def project_imports(path: Path) -> set[str]:
@@ -58,7 +61,7 @@ def project_imports(path: Path) -> set[str]:
 
 def import_graph() -> dict[str, set[str]]:
     files = [
-        *(KYBER_ROOT / "kyber").glob("*.py"),
+        *(KYBER_ROOT / "kyber").rglob("*.py"),
         *(MODELS_ROOT / "model_build").glob("*.py"),
         *(REPO / "functions").glob("*/app.py"),
         *(REPO / "scripts").rglob("*.py"),
@@ -81,6 +84,40 @@ def test_no_module_of_the_project_imports_itself_through_others():
         return False
 
     assert [name for name in graph if reaches(name, name, set())] == []
+
+
+def reached_from(graph: dict[str, set[str]], start: str) -> set[str]:
+    """The modules start imports, directly or through others."""
+    reached: set[str] = set()
+    waiting = [start]
+    while waiting:
+        for name in graph[waiting.pop()] - reached:
+            reached.add(name)
+            waiting.append(name)
+    return reached
+
+
+def of_face(name: str, face: str) -> bool:
+    return name == face or name.startswith(f"{face}.")
+
+
+def test_the_core_imports_no_face_and_nothing_that_speaks_http():
+    graph = import_graph()
+    reached = reached_from(graph, "kyber.core")
+    assert {"kyber.registry", "kyber.shadow", "kyber.monitoring"} <= reached
+    assert [name for name in reached if any(of_face(name, face) for face in FACES)] == []
+    assert reached & HTTP_MODULES == set()
+
+
+@pytest.mark.parametrize("face", FACES)
+def test_a_face_imports_the_core_and_never_the_other_face(face: str):
+    graph = import_graph()
+    modules = [name for name in graph if of_face(name, face)]
+    assert f"{face}.routes" in modules
+    reached = set().union(*(reached_from(graph, name) for name in modules))
+    assert "kyber.core" in reached
+    (other,) = set(FACES) - {face}
+    assert [name for name in reached if of_face(name, other)] == []
 
 
 def test_every_import_points_down_from_tests_to_tooling_to_functions_to_layers():

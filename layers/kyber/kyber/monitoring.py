@@ -143,7 +143,7 @@ class ModelMonitor:
         bounds = None if training_range is None else TrainingBounds.create(training_range, max_rows)
         return cls(labels, bounds, low_confidence_threshold, "".join(lines), metric_lines_enabled())
 
-    def figures(self, batch: np.ndarray, probabilities: np.ndarray, top: np.ndarray) -> tuple[list[int], list[int]]:
+    def counts(self, batch: np.ndarray, probabilities: np.ndarray, top: np.ndarray) -> tuple[list[int], list[int]]:
         """Rows predicted per label, in label order, from each row's top label; and the model's: rows, [rows
         outside the training range,] rows whose top score is below the threshold."""
         model_figures = [len(batch)]
@@ -164,7 +164,7 @@ class ModelMonitor:
     def write(self, batch: np.ndarray, probabilities: np.ndarray, top: np.ndarray) -> None:
         if not self.enabled:
             return
-        (first, *others), model_figures = self.figures(batch, probabilities, top)
+        (first, *others), model_figures = self.counts(batch, probabilities, top)
         timestamp = int(time.time() * 1000)
         slots = [first, *model_figures, timestamp]
         for count in others:
