@@ -75,11 +75,10 @@ class DroidsApi:
 
     def route_doc(self, path: str, summary: str) -> RouteDoc:
         """The droids' route described: its request and every answer, with this scorer's models and limits."""
-        scorer = self.scorer
-        models = list(scorer.models) if scorer.chosen_by_request else None
+        models = list(self.scorer.models) if self.scorer.chosen_by_request else None
         chosen = {"model": models[-1]} if models else {}
-        labels = next(iter(scorer.models.values())).labels
-        too_many = [EXAMPLE_ROWS[0]] * (scorer.max_rows + 1)
+        labels = next(iter(self.scorer.models.values())).labels
+        too_many = [EXAMPLE_ROWS[0]] * (self.scorer.max_rows + 1)
         answers = {
             HTTPStatus.OK: Answer(
                 "Every row's most probable colour and every colour's score.",
@@ -110,7 +109,7 @@ class DroidsApi:
                 _droid_error_schema(["message"]),
                 ExampleRequest({"model": "tensorflow", "crystalData": EXAMPLE_ROWS}),
             )
-        request = crystal_batch_schema(scorer.feature_count, scorer.max_rows, models)
+        request = crystal_batch_schema(self.scorer.feature_count, self.scorer.max_rows, models)
         return RouteDoc(f"classify_{path.strip('/')}", summary, dict(sorted(answers.items())), request)
 
     def _model_for(self, payload: dict[str, Any]) -> CrystalModel:
