@@ -124,7 +124,7 @@ mutation: .venv-mutation/.installed .venv-clients/.installed
 mutation-smoke: .venv-mutation/.installed .venv-clients/.installed
 	MUTANTS='kyber.labels.*' MUTATION_TIMEOUT=600 MUTATION_STRICT=1 MUTATION_STAGE=build/mutation-smoke scripts/mutation/run.sh $(CURDIR)/.venv-mutation/bin/python
 
-# Records the golden answers again (tests/unit/golden_responses.json): only when a change to them is intended.
+# Records the golden answers again (tests/unit/project/golden_responses.json): only when a change to them is intended.
 golden: build
 	POWERTOOLS_LOG_LEVEL=ERROR $(PYTHON) -m scripts.project exec $(PYTHON) -m tests.support.golden
 

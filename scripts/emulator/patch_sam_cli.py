@@ -12,7 +12,7 @@
 
 Usage: python scripts/emulator/patch_sam_cli.py [--check]. Applying twice changes nothing; --check exits 1
 when the patch is not applied. A SAM CLI other than 1.170.0 is refused: see whether it still has
-these defects (tests/unit/test_sam_cli_patch.py shows them) before porting or dropping the patch.
+these defects (tests/unit/scripts/test_patch_sam_cli.py shows them) before porting or dropping the patch.
 """
 
 from __future__ import annotations

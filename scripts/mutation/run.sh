@@ -43,13 +43,13 @@ pytest_add_cli_args_test_selection = [
     "tests/unit",
     # these need SAM CLI (its patch, its template transform) or the `sam build` output, which the
     # mutation venv and copy lack
-    "--ignore=tests/unit/test_sam_cli_patch.py",
-    "--ignore=tests/unit/test_deployed_size.py",
-    "--ignore=tests/unit/test_template.py",
-    "--ignore=tests/unit/test_monitoring_template.py",
-    "--ignore=tests/unit/test_template_variant.py",
-    "--ignore=tests/unit/test_log_levels.py",
-    "--ignore=tests/unit/test_release.py",
+    "--ignore=tests/unit/scripts/test_patch_sam_cli.py",
+    "--ignore=tests/unit/project/test_deployed_size.py",
+    "--ignore=tests/unit/project/test_template.py",
+    "--ignore=tests/unit/project/test_monitoring_template.py",
+    "--ignore=tests/unit/scripts/test_template_variant.py",
+    "--ignore=tests/unit/project/test_log_levels.py",
+    "--ignore=tests/unit/scripts/test_release.py",
 ]
 TOML
 

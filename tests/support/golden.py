@@ -1,6 +1,6 @@
 """The golden corpus: a fixed set of requests on every route and model, what the service answers them in-process,
-and the recorded answers (tests/unit/golden_responses.json, the 200s' scores in golden_scores.npz) that
-tests/unit/test_golden_responses.py compares today's answers with. `make golden` records them again, after
+and the recorded answers (tests/unit/project/golden_responses.json, the 200s' scores in golden_scores.npz) that
+tests/unit/project/test_golden_responses.py compares today's answers with. `make golden` records them again, after
 `make build`, when a change to them is intended.
 """
 
@@ -20,7 +20,7 @@ import numpy as np
 from scripts.harness.events import single_row_event
 from scripts.project import REPO
 
-GOLDEN = REPO / "tests" / "unit" / "golden_responses.json"
+GOLDEN = REPO / "tests" / "unit" / "project" / "golden_responses.json"
 GOLDEN_SCORES = GOLDEN.with_name("golden_scores.npz")
 REFERENCE_INPUT = REPO.parent / "shared" / "reference-models" / "expected.json"
 # The models each route is asked for (None: the route's own, with no "model" field).

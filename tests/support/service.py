@@ -12,7 +12,8 @@ DEFAULT_ARTIFACTS = REPO / "layers" / "models" / "artifacts"
 REFERENCE_MODELS = REPO.parent / "shared" / "reference-models"
 DEFAULT_LABELS = ["blue", "green", "yellow"]
 # The most rows a request may carry, as the layer sets it when the environment does not (the unit tests) and as
-# template.yaml's MaxRows deploys it (sam local, the integration tests): tests/unit/test_settings.py checks both agree.
+# template.yaml's MaxRows deploys it (sam local, the integration tests): tests/unit/kyber/test_settings.py checks
+# both agree.
 ROW_LIMIT = DEFAULT_MAX_ROWS
 # How close the service's scores must be to the native model's: the scikit-learn model is exported
 # in double precision, the PyTorch one computes in single precision.
@@ -29,7 +30,7 @@ TEST_ENVIRONMENT = {
 }
 
 
-# Filled by tests/unit/test_deployed_size.py, printed at the end of the run.
+# Filled by tests/unit/project/test_deployed_size.py, printed at the end of the run.
 DEPLOYED_SIZES: dict[str, str] = {}
 
 

@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 
 # The largest answer must stay under Lambda's 6 MB synchronous response limit, with its body JSON-escaped
-# once more inside API Gateway's proxy response (tests/unit/test_response_size.py checks the bound).
+# once more inside API Gateway's proxy response (tests/unit/kyber/droids/test_response.py checks the bound).
 DEFAULT_MAX_ROWS = 10_000
 DEFAULT_MODELS_DIR = "/opt/models"
 DEFAULT_DOWNLOAD_DIR = "/tmp/kyber-models"

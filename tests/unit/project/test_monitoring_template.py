@@ -1,4 +1,4 @@
-"""The stack's watch over the models, as CloudFormation would create it (tests/unit/test_template.py's transform):
+"""The stack's watch over the models, as CloudFormation would create it (tests/support/template.py's transform):
 anomaly alarms on each label's share and on the out-of-range share, their encrypted topic, the dashboard, and the
 capture delivery that exists only when capture is on. Metric names and dimensions are checked against the lines
 the layer really writes."""

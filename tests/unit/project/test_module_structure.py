@@ -133,6 +133,21 @@ def test_every_import_points_down_from_tests_to_tooling_to_functions_to_layers()
     assert upward == set()
 
 
+def test_a_test_module_imports_no_other_test_module_and_no_conftest():
+    # Shared fakes and helpers live in tests/support; a test module or a conftest is never a library.
+    graph = import_graph()
+    assert "tests.unit.kyber.test_core" in graph
+    borrowed = {
+        (name, imported)
+        for name, imports in graph.items()
+        if name.startswith("tests.")
+        for imported in imports
+        if imported != name
+        and (imported.rsplit(".", 1)[-1].startswith("test_") or imported.rsplit(".", 1)[-1] == "conftest")
+    }
+    assert borrowed == set()
+
+
 def imported_by(statement: str, environment: dict[str, str]) -> set[str]:
     """The modules a fresh interpreter has loaded after running statement."""
     program = f"import json, sys\n{statement}\nprint(json.dumps(sorted(sys.modules)))"
