@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from kyber.errors import InferenceRequestError
+from kyber.errors import InferenceRequestError, NotJsonError
 from kyber.inference_protocol.codec import InputLimits
-from kyber.inference_protocol.request import parse_inference_request
+from kyber.inference_protocol.request import parse_inference_request, require_json
 
 LIMITS = InputLimits("crystal_data", features=4, max_rows=10)
 OUTPUT_NAMES = ("probabilities", "label")
@@ -89,3 +89,17 @@ def test_a_classification_count_that_is_not_a_whole_number_from_one_is_shown_as_
     outputs = [{"name": "probabilities", "parameters": {"classification": count}}]
     message = refusal({"inputs": [TENSOR], "outputs": outputs})
     assert message == f"classification must be a whole number from 1 to the number of labels; got {written}"
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/octet-stream", "Application/Octet-Stream ; charset=binary", "application/octet-stream;x=1"],
+)
+def test_an_octet_stream_body_is_refused_whatever_its_parameters_and_case(content_type):
+    with pytest.raises(NotJsonError, match=r"^Content-Type application/octet-stream is not accepted; send the tensors"):
+        require_json({"headers": {"Content-Type": content_type}, "body": "{}"})
+
+
+@pytest.mark.parametrize("headers", [None, {}, {"Content-Type": "application/json; charset=utf-8"}])
+def test_a_json_or_untyped_body_is_read(headers):
+    require_json({"headers": headers, "body": "{}"})

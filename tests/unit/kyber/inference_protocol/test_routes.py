@@ -45,3 +45,14 @@ def test_a_long_path_the_function_lacks_is_named_up_to_a_hundred_characters(invo
     assert answer.status == HTTPStatus.NOT_FOUND
     assert answer.body["error"].startswith(f"no such route: {path[:100]}; the protocol's routes here are ")
     assert path[:101] not in answer.body["error"]
+
+
+def test_a_long_unknown_model_or_version_is_quoted_up_to_forty_characters(invoke):
+    name = "m" * 39 + "no" + "x" * 20
+    answer = invoke("astromech", protocol_event("astromech", "GET", f"/v2/models/{name}"))
+    assert answer.status == HTTPStatus.NOT_FOUND
+    assert answer.body == {"error": f"unknown model '{name[:40]}': this route serves 'sklearn' and 'pytorch'"}
+    version = "v" * 39 + "no" + "x" * 20
+    answer = invoke("sklearn", protocol_event("sklearn", "GET", f"/v2/models/sklearn/versions/{version}"))
+    assert answer.status == HTTPStatus.NOT_FOUND
+    assert answer.body["error"].startswith(f"model 'sklearn' has no version '{version[:40]}'; it serves version ")
