@@ -110,11 +110,17 @@ def test_each_answer_is_logged_with_its_model_rows_and_the_models_own_time(invok
     rows = len(json.loads(event["body"])["crystalData"])
     capfd.readouterr()
     # When it is answered
-    assert invoke("astromech", event).status == HTTPStatus.OK
-    # Then one log line says which model scored how many rows and in how long, and the metric counts them
+    answer = invoke("astromech", event)
+    assert answer.status == HTTPStatus.OK
+    # Then one log line says which model (and which build of it) scored how many rows and in how long, and the
+    # metric counts them
     records = [json.loads(line) for line in capfd.readouterr().out.splitlines() if line.startswith("{")]
     (served,) = [record for record in records if record.get("message") == "crystals classified"]
-    assert (served["model"], served["rows"]) == ("pytorch", rows)
+    assert (served["model"], served["version"], served["rows"]) == (
+        "pytorch",
+        answer.headers["X-Kyber-Model-Version"],
+        rows,
+    )
     assert isinstance(served["predict_ms"], float)
     assert 0 < served["predict_ms"] < 10_000
     (metrics,) = [record for record in records if "CrystalsClassified" in record]
