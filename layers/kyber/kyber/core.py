@@ -53,9 +53,9 @@ class Scorer:
         if model is None:
             served = " and ".join(repr(served) for served in self.models)
             raise ModelNotFoundError(f"unknown model {name[:40]!r}: this route serves {served}")
-        versions = self.versions(name)
         if version is None:
             return model
+        versions = self.versions(name)
         if version not in versions:
             listed = " and ".join(repr(served) for served in versions)
             raise ModelNotFoundError(f"model {name!r} has no version {version[:40]!r}; it serves version {listed}")
