@@ -4,6 +4,7 @@ model (and by champion and challenger label); a captured request holds both outp
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from collections import Counter
@@ -14,13 +15,15 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
+import kyber.shadow as kyber_shadow
+from kyber.invocation import answering
 from kyber.manifest import read_manifest
 from kyber.settings import SHADOW_MIN_REMAINING_MS
 from kyber.shadow import draw
 from scripts.harness.events import json_event, load_event, protocol_event
 from scripts.project import metrics_namespace, service_name
 from tests.support.challengers import challengers_scoring_with
-from tests.support.fakes import ExplodingSession, NonFiniteRows
+from tests.support.fakes import ExplodingSession, NonFiniteRows, SteppingClock
 from tests.support.service import configure_service
 
 # Rows across the ore's range: the two models disagree on some of them.
@@ -285,3 +288,162 @@ def test_with_metrics_disabled_no_metric_line_is_written_and_the_shadow_still_ru
     # And the shadow still ran: the captured record holds both outputs
     (record,) = [line for line in json_lines(output) if "captureData" in line]
     assert record["eventMetadata"]["shadow"]["outcome"] == "scored"
+
+
+# Exact lines: the shadow of the scikit-learn model run directly, its clock and wall time fixed.
+NOW_S = 1_790_000_000.25
+
+
+@pytest.fixture
+def cold_shadow(shadowed, handler_module):
+    """The sklearn model's shadow as a cold start builds it (every request picked); called in the test, so that its
+    logs reach capfd."""
+
+    def start():
+        shadowed()
+        return handler_module("sklearn").scorer.shadows["sklearn"]
+
+    return start
+
+
+def freeze_time(monkeypatch, *steps: float) -> None:
+    """time.time at NOW_S; time.perf_counter moving by steps (seconds), one per reading."""
+    monkeypatch.setattr(kyber_shadow.time, "time", lambda: NOW_S)
+    monkeypatch.setattr(kyber_shadow.time, "perf_counter", SteppingClock(*steps))
+
+
+def emf(dimensions: dict[str, str], metrics: dict[str, tuple[str, Any]]) -> dict[str, Any]:
+    """The EMF line of metrics (name -> (unit, value)) by dimensions, in the namespace, at NOW_S."""
+    directive = {
+        "Namespace": metrics_namespace(),
+        "Dimensions": [list(dimensions)],
+        "Metrics": [{"Name": name, "Unit": unit} for name, (unit, _) in metrics.items()],
+    }
+    figures = {name: value for name, (_, value) in metrics.items()}
+    return {**dimensions, **figures, "_aws": {"CloudWatchMetrics": [directive], "Timestamp": int(NOW_S * 1000)}}
+
+
+SKLEARN = {"service": service_name(), "model": "sklearn"}
+
+
+def test_a_scored_shadow_writes_its_request_line_and_a_line_per_pair_of_labels(cold_shadow, monkeypatch, capfd):
+    shadow = cold_shadow()
+    # Given rows the champion and the challenger label differently, and 12.5 ms between the shadow's start and its end
+    rows = np.asarray(ROWS[:40])
+    champion = shadow.champion.score(rows).probabilities
+    challenger = shadow.challenger.score(rows).probabilities
+    capfd.readouterr()
+    freeze_time(monkeypatch, 0.0, 0.0125, 0.0)
+    # When the shadow runs
+    outcome = shadow.run(rows, champion)
+    # Then it wrote the request's line, then one line per pair of labels the rows got, in the labels' order
+    labels = list(shadow.champion.labels)
+    pairs = Counter(zip(champion.argmax(axis=1).tolist(), challenger.argmax(axis=1).tolist(), strict=True))
+    agreed = sum(count for (first, second), count in pairs.items() if first == second)
+    assert agreed < len(rows), "the rows must hold some flips"
+    request = {
+        "ShadowRequests": ("Count", 1),
+        "ShadowRows": ("Count", len(rows)),
+        "ShadowAgreedRows": ("Count", agreed),
+        "ShadowErrors": ("Count", 0),
+        "ShadowMs": ("Milliseconds", 12.5),
+    }
+    expected = [emf(SKLEARN, request)] + [
+        emf(
+            {**SKLEARN, "champion_label": labels[first], "challenger_label": labels[second]},
+            {"ShadowAgreedRows" if first == second else "ShadowFlips": ("Count", pairs[first, second])},
+        )
+        for first, second in sorted(pairs)
+    ]
+    assert json_lines(capfd.readouterr().out) == expected
+    # and its outcome holds the challenger's scores and labels
+    assert (outcome.outcome, outcome.model, outcome.milliseconds) == ("scored", "sklearn", 12.5)
+    assert np.array_equal(outcome.probabilities, challenger)
+    assert np.array_equal(outcome.top, challenger.argmax(axis=1))
+    assert outcome.metadata() == {
+        "model": "sklearn",
+        "championVersion": shadow.champion.version,
+        "challengerVersion": shadow.challenger.version,
+        "outcome": "scored",
+        "shadowMs": 12.5,
+    }
+
+
+def test_a_failed_shadow_writes_one_request_line_with_one_error(cold_shadow, monkeypatch, capfd):
+    shadow = cold_shadow()
+    # Given a challenger whose session raises, and 3.25 ms until the failure is counted
+    shadow = dataclasses.replace(shadow, challenger=dataclasses.replace(shadow.challenger, session=ExplodingSession()))
+    rows = np.asarray(ROWS[:3])
+    champion = shadow.champion.score(rows).probabilities
+    capfd.readouterr()
+    freeze_time(monkeypatch, 0.0, 0.00325, 0.0)
+    # When the shadow runs
+    outcome = shadow.run(rows, champion)
+    # Then one request line counts the error, no rows and the time; no pair of labels is written
+    output = capfd.readouterr().out
+    figures = [line for line in json_lines(output) if "_aws" in line]
+    request = {
+        "ShadowRequests": ("Count", 1),
+        "ShadowRows": ("Count", 0),
+        "ShadowAgreedRows": ("Count", 0),
+        "ShadowErrors": ("Count", 1),
+        "ShadowMs": ("Milliseconds", 3.25),
+    }
+    assert figures == [emf(SKLEARN, request)]
+    # and the warning names the model and carries the exception
+    (warning,) = [line for line in json_lines(output) if line.get("message") == "challenger failed"]
+    assert (warning["level"], warning["model"]) == ("WARNING", "sklearn")
+    assert "onnxruntime exploded" in warning["exception"]
+    assert (outcome.outcome, outcome.probabilities, outcome.top, outcome.answer()) == ("failed", None, None, None)
+    assert outcome.milliseconds == 3.25
+
+
+def test_a_skipped_shadow_writes_one_request_line_and_logs_the_time_left(cold_shadow, monkeypatch, capfd, lambda_context):
+    shadow = cold_shadow()
+    # Given an invocation with one millisecond less than the shadow needs
+    rows = np.asarray(ROWS[:3])
+    champion = shadow.champion.score(rows).probabilities
+    lambda_context.get_remaining_time_in_millis = lambda: SHADOW_MIN_REMAINING_MS - 1
+    capfd.readouterr()
+    freeze_time(monkeypatch, 0.0, 0.0005)
+    # When the shadow runs
+    with answering(lambda_context):
+        outcome = shadow.run(rows, champion)
+    # Then one line counts a request skipped, and the log says why
+    output = capfd.readouterr().out
+    figures = [line for line in json_lines(output) if "_aws" in line]
+    assert figures == [emf(SKLEARN, {"ShadowRequests": ("Count", 1), "ShadowSkipped": ("Count", 1)})]
+    (info,) = [line for line in json_lines(output) if "_aws" not in line]
+    assert (info["level"], info["message"]) == ("INFO", "challenger skipped: too little time left")
+    assert (info["model"], info["remaining_ms"]) == ("sklearn", SHADOW_MIN_REMAINING_MS - 1)
+    assert (outcome.outcome, outcome.probabilities, outcome.milliseconds) == ("skipped", None, 0.5)
+
+
+def test_with_exactly_the_time_it_needs_the_shadow_runs(cold_shadow, lambda_context):
+    shadow = cold_shadow()
+    rows = np.asarray(ROWS[:3])
+    lambda_context.get_remaining_time_in_millis = lambda: SHADOW_MIN_REMAINING_MS
+    with answering(lambda_context):
+        outcome = shadow.run(rows, shadow.champion.score(rows).probabilities)
+    assert outcome.outcome == "scored"
+
+
+def test_when_its_figures_cannot_be_written_the_shadow_logs_it_and_returns(cold_shadow, monkeypatch, capfd):
+    shadow = cold_shadow()
+    # Given a shadow whose metric lines cannot be written (stdout refuses them)
+    def refuse(self, lines: str) -> None:
+        raise OSError("stdout closed")
+
+    monkeypatch.setattr(kyber_shadow.Shadow, "_emit", refuse)
+    rows = np.asarray(ROWS[:3])
+    capfd.readouterr()
+    # When it runs
+    outcome = shadow.run(rows, shadow.champion.score(rows).probabilities)
+    # Then it returns the failure, and both warnings name the model
+    warnings = [line for line in json_lines(capfd.readouterr().out) if line.get("level") == "WARNING"]
+    assert [(line["message"], line["model"]) for line in warnings] == [
+        ("challenger failed", "sklearn"),
+        ("shadow figures not written", "sklearn"),
+    ]
+    assert all("stdout closed" in line["exception"] for line in warnings)
+    assert outcome.outcome == "failed"
