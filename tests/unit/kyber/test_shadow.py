@@ -398,7 +398,9 @@ def test_a_failed_shadow_writes_one_request_line_with_one_error(cold_shadow, mon
     assert outcome.milliseconds == 3.25
 
 
-def test_a_skipped_shadow_writes_one_request_line_and_logs_the_time_left(cold_shadow, monkeypatch, capfd, lambda_context):
+def test_a_skipped_shadow_writes_one_request_line_and_logs_the_time_left(
+    cold_shadow, monkeypatch, capfd, lambda_context
+):
     shadow = cold_shadow()
     # Given an invocation with one millisecond less than the shadow needs
     rows = np.asarray(ROWS[:3])
@@ -430,6 +432,7 @@ def test_with_exactly_the_time_it_needs_the_shadow_runs(cold_shadow, lambda_cont
 
 def test_when_its_figures_cannot_be_written_the_shadow_logs_it_and_returns(cold_shadow, monkeypatch, capfd):
     shadow = cold_shadow()
+
     # Given a shadow whose metric lines cannot be written (stdout refuses them)
     def refuse(self, lines: str) -> None:
         raise OSError("stdout closed")
