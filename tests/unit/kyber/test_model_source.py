@@ -187,5 +187,9 @@ def test_a_release_changed_in_place_is_refused(model_bucket, built_models, tmp_p
     configure_service(monkeypatch, KYBER_MODEL_SOURCE=f"s3://{BUCKET}/{release}")
     # When the models load at the next publish, then the release is refused, naming what it found
     found = sha256_of(changed / "manifest.json")
-    with pytest.raises(ModelArtifactError, match=f"manifest.json has sha256 {found}, not the one its release is named"):
+    with pytest.raises(ModelArtifactError) as refused:
         get_registry()
+    assert str(refused.value) == (
+        f"s3://{BUCKET}/{release}manifest.json has sha256 {found}, not the one its release is named after: "
+        "a release is never changed in place; upload a new one under its own hash and deploy that"
+    )
