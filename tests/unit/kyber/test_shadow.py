@@ -19,7 +19,7 @@ import kyber.shadow as kyber_shadow
 from kyber.invocation import answering
 from kyber.manifest import read_manifest
 from kyber.settings import SHADOW_MIN_REMAINING_MS
-from kyber.shadow import draw
+from kyber.shadow import draw, request_id_of
 from scripts.harness.events import json_event, load_event, protocol_event
 from scripts.project import metrics_namespace, service_name
 from tests.support.challengers import challengers_scoring_with
@@ -450,3 +450,35 @@ def test_when_its_figures_cannot_be_written_the_shadow_logs_it_and_returns(cold_
     ]
     assert all("stdout closed" in line["exception"] for line in warnings)
     assert outcome.outcome == "failed"
+
+
+def test_a_fraction_of_a_percent_picks_the_request_ids_that_fall_below_it(shadowed, handler_module):
+    # Given half a percent of the requests shadowed
+    shadowed(percent="0.5")
+    shadow = handler_module("sklearn").scorer.shadows["sklearn"]
+    # Then an id drawn below 0.5 is picked, one drawn between 0.5 and 1 is not
+    assert draw("request-375") < 0.5 <= draw("request-52") < 1
+    assert (shadow.picks("request-375"), shadow.picks("request-52")) == (True, False)
+
+
+def test_a_request_id_comes_from_api_gateway_or_else_from_lambda(lambda_context):
+    # Given an invocation, and events with API Gateway's id, without one, with an empty one or one that is not text
+    with answering(lambda_context):
+        lambda_id = lambda_context.aws_request_id
+        assert request_id_of({"requestContext": {"requestId": "gateway-id"}}) == "gateway-id"
+        assert request_id_of({}) == lambda_id
+        assert request_id_of({"requestContext": None}) == lambda_id
+        assert request_id_of({"requestContext": {"requestId": ""}}) == lambda_id
+        assert request_id_of({"requestContext": {"requestId": 7}}) == lambda_id
+
+
+def test_a_challenger_with_no_finite_scores_for_a_row_is_a_failure_naming_the_rows(cold_shadow, capfd):
+    # Given a challenger that scores two rows of three as NaN, rows beyond the values it was verified on
+    shadow = cold_shadow()
+    shadow = dataclasses.replace(shadow, challenger=dataclasses.replace(shadow.challenger, session=NonFiniteRows(0, 2)))
+    rows = np.full((3, 4), 1e300)
+    capfd.readouterr()
+    # When the shadow runs, then it failed, and the warning says how many rows had no finite scores
+    assert shadow.run(rows, np.full((3, 3), 1 / 3)).outcome == "failed"
+    (warning,) = [line for line in json_lines(capfd.readouterr().out) if line.get("message") == "challenger failed"]
+    assert "ModelFailureError: challenger of sklearn has no finite scores for 2 rows" in warning["exception"]
