@@ -328,12 +328,12 @@ SKLEARN = {"service": service_name(), "model": "sklearn"}
 
 def test_a_scored_shadow_writes_its_request_line_and_a_line_per_pair_of_labels(cold_shadow, monkeypatch, capfd):
     shadow = cold_shadow()
-    # Given rows the champion and the challenger label differently, and 12.5 ms between the shadow's start and its end
+    # Given rows the champion and the challenger label differently, and 12.3456 ms between the shadow's start and end
     rows = np.asarray(ROWS[:40])
     champion = shadow.champion.score(rows).probabilities
     challenger = shadow.challenger.score(rows).probabilities
     capfd.readouterr()
-    freeze_time(monkeypatch, 0.0, 0.0125, 0.0)
+    freeze_time(monkeypatch, 0.0, 0.0123456, 0.0)
     # When the shadow runs
     outcome = shadow.run(rows, champion)
     # Then it wrote the request's line, then one line per pair of labels the rows got, in the labels' order
@@ -346,7 +346,7 @@ def test_a_scored_shadow_writes_its_request_line_and_a_line_per_pair_of_labels(c
         "ShadowRows": ("Count", len(rows)),
         "ShadowAgreedRows": ("Count", agreed),
         "ShadowErrors": ("Count", 0),
-        "ShadowMs": ("Milliseconds", 12.5),
+        "ShadowMs": ("Milliseconds", 12.346),
     }
     expected = [emf(SKLEARN, request)] + [
         emf(
@@ -357,7 +357,7 @@ def test_a_scored_shadow_writes_its_request_line_and_a_line_per_pair_of_labels(c
     ]
     assert json_lines(capfd.readouterr().out) == expected
     # and its outcome holds the challenger's scores and labels
-    assert (outcome.outcome, outcome.model, outcome.milliseconds) == ("scored", "sklearn", 12.5)
+    assert (outcome.outcome, outcome.model, outcome.milliseconds) == ("scored", "sklearn", 12.346)
     assert np.array_equal(outcome.probabilities, challenger)
     assert np.array_equal(outcome.top, challenger.argmax(axis=1))
     assert outcome.metadata() == {
@@ -365,18 +365,18 @@ def test_a_scored_shadow_writes_its_request_line_and_a_line_per_pair_of_labels(c
         "championVersion": shadow.champion.version,
         "challengerVersion": shadow.challenger.version,
         "outcome": "scored",
-        "shadowMs": 12.5,
+        "shadowMs": 12.346,
     }
 
 
 def test_a_failed_shadow_writes_one_request_line_with_one_error(cold_shadow, monkeypatch, capfd):
     shadow = cold_shadow()
-    # Given a challenger whose session raises, and 3.25 ms until the failure is counted
+    # Given a challenger whose session raises, and 3.2514 ms until the failure is counted
     shadow = dataclasses.replace(shadow, challenger=dataclasses.replace(shadow.challenger, session=ExplodingSession()))
     rows = np.asarray(ROWS[:3])
     champion = shadow.champion.score(rows).probabilities
     capfd.readouterr()
-    freeze_time(monkeypatch, 0.0, 0.00325, 0.0)
+    freeze_time(monkeypatch, 0.0, 0.0032514, 0.0)
     # When the shadow runs
     outcome = shadow.run(rows, champion)
     # Then one request line counts the error, no rows and the time; no pair of labels is written
@@ -387,7 +387,7 @@ def test_a_failed_shadow_writes_one_request_line_with_one_error(cold_shadow, mon
         "ShadowRows": ("Count", 0),
         "ShadowAgreedRows": ("Count", 0),
         "ShadowErrors": ("Count", 1),
-        "ShadowMs": ("Milliseconds", 3.25),
+        "ShadowMs": ("Milliseconds", 3.251),
     }
     assert figures == [emf(SKLEARN, request)]
     # and the warning names the model and carries the exception
@@ -395,7 +395,7 @@ def test_a_failed_shadow_writes_one_request_line_with_one_error(cold_shadow, mon
     assert (warning["level"], warning["model"]) == ("WARNING", "sklearn")
     assert "onnxruntime exploded" in warning["exception"]
     assert (outcome.outcome, outcome.probabilities, outcome.top, outcome.answer()) == ("failed", None, None, None)
-    assert outcome.milliseconds == 3.25
+    assert outcome.milliseconds == 3.251
 
 
 def test_a_skipped_shadow_writes_one_request_line_and_logs_the_time_left(
@@ -407,7 +407,7 @@ def test_a_skipped_shadow_writes_one_request_line_and_logs_the_time_left(
     champion = shadow.champion.score(rows).probabilities
     lambda_context.get_remaining_time_in_millis = lambda: SHADOW_MIN_REMAINING_MS - 1
     capfd.readouterr()
-    freeze_time(monkeypatch, 0.0, 0.0005)
+    freeze_time(monkeypatch, 0.0, 0.0005006)
     # When the shadow runs
     with answering(lambda_context):
         outcome = shadow.run(rows, champion)
@@ -418,7 +418,7 @@ def test_a_skipped_shadow_writes_one_request_line_and_logs_the_time_left(
     (info,) = [line for line in json_lines(output) if "_aws" not in line]
     assert (info["level"], info["message"]) == ("INFO", "challenger skipped: too little time left")
     assert (info["model"], info["remaining_ms"]) == ("sklearn", SHADOW_MIN_REMAINING_MS - 1)
-    assert (outcome.outcome, outcome.probabilities, outcome.milliseconds) == ("skipped", None, 0.5)
+    assert (outcome.outcome, outcome.probabilities, outcome.milliseconds) == ("skipped", None, 0.501)
 
 
 def test_with_exactly_the_time_it_needs_the_shadow_runs(cold_shadow, lambda_context):
