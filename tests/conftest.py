@@ -80,10 +80,13 @@ def challenger_models(built_models: Path, tmp_path_factory: pytest.TempPathFacto
 @pytest.fixture(autouse=True)
 def fresh_caches() -> Iterator[None]:
     from kyber.model_source import s3_client
+    from kyber.observability import metrics
     from kyber.registry import get_registry
     from kyber.settings import get_settings
 
     yield
+    # A test that calls a router without a handler's flush leaves its metrics for the next test's flush.
+    metrics.clear_metrics()
     get_settings.cache_clear()
     get_registry.cache_clear()
     s3_client.cache_clear()

@@ -158,7 +158,7 @@ class Api:
         matched = self.match(path.rstrip("/"))
         if matched is not None:
             return self.faces[matched[0]]
-        under = [face for face in set(self.faces.values()) if face.prefix and face.lives_under(path)]
+        under = [face for face in dict.fromkeys(self.faces.values()) if face.prefix and face.lives_under(path)]
         return max(under, key=lambda face: len(face.prefix), default=self.default_face)
 
     def match(self, path: str) -> tuple[str, dict[str, str]] | None:

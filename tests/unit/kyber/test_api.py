@@ -25,7 +25,7 @@ def face(name: str, prefix: str) -> Face:
     return Face(prefix=prefix, error_body=error_body, not_found=not_found)
 
 
-OWN, OTHER = face("own", ""), face("other", "/other")
+OWN, OTHER, DEEPER = face("own", ""), face("other", "/other"), face("deeper", "/other/deeper")
 
 
 def router() -> Api:
@@ -38,6 +38,21 @@ def router() -> Api:
     @app.get("/other/{name}", OTHER)
     def refuse_other(_event: object, name: str) -> JsonResponse:
         raise CrystalBatchError(f"bad {name}", count=1)
+
+    return app
+
+
+def nested_router() -> Api:
+    """router(), with a face under OTHER's prefix, and a route of the router's own under OTHER's prefix too."""
+    app = router()
+
+    @app.get("/other/deeper/{name}", DEEPER)
+    def refuse_deeper(_event: object, name: str) -> JsonResponse:
+        raise CrystalBatchError(f"worse {name}", count=3)
+
+    @app.post("/other/own")
+    def refuse_own(_event: object) -> JsonResponse:
+        raise CrystalBatchError("own things", count=4)
 
     return app
 
@@ -67,6 +82,24 @@ def test_a_path_no_route_has_is_told_by_the_face_it_is_under_else_by_the_routers
     assert answer(app, "GET", "/elsewhere") == (HTTPStatus.NOT_FOUND, {"own": "nothing at /elsewhere; POST /things"})
     assert app.face_of("/other") is OTHER
     assert app.face_of("/otherwise") is OWN
+
+
+def test_a_route_answers_in_its_own_faces_shape_under_another_faces_prefix_with_or_without_a_trailing_slash():
+    app = nested_router()
+    for path in ("/other/own", "/other/own/"):
+        assert answer(app, "POST", path) == (HTTPStatus.UNPROCESSABLE_ENTITY, {"own": "own things", "count": 4})
+        assert app.face_of(path) is OWN
+    # and a path that only begins like the route is another path, under the prefix's face
+    assert app.face_of("/other/ownX") is OTHER
+
+
+def test_a_path_under_two_faces_prefixes_is_told_by_the_longer_prefixs_face():
+    app = nested_router()
+    assert answer(app, "GET", "/other/deeper/x/y")[1] == {
+        "deeper": "nothing at /other/deeper/x/y; GET /other/deeper/{name}"
+    }
+    assert app.face_of("/other/deeper/x/y") is DEEPER
+    assert app.face_of("/other/deeperst") is OTHER
 
 
 def test_a_hint_names_each_method_with_its_paths_in_the_order_they_were_added():

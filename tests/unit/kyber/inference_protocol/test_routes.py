@@ -4,6 +4,7 @@ length) and the routes it has."""
 
 from __future__ import annotations
 
+import base64
 import json
 from http import HTTPStatus
 
@@ -56,3 +57,15 @@ def test_a_long_unknown_model_or_version_is_quoted_up_to_forty_characters(invoke
     answer = invoke("sklearn", protocol_event("sklearn", "GET", f"/v2/models/sklearn/versions/{version}"))
     assert answer.status == HTTPStatus.NOT_FOUND
     assert answer.body["error"].startswith(f"model 'sklearn' has no version '{version[:40]}'; it serves version ")
+
+
+def test_an_inference_request_whose_body_api_gateway_base64_encoded_is_read_as_its_json(invoke):
+    # Given the same inference request as JSON text and base64-encoded (API Gateway's form for a binary media type)
+    body = json.dumps({"inputs": [{"name": "crystal_data", "shape": [1, 4], "datatype": "FP64", "data": [5, 3, 1, 0]}]})
+    plain = protocol_event("sklearn", "POST", "/v2/models/sklearn/infer", body)
+    encoded = protocol_event("sklearn", "POST", "/v2/models/sklearn/infer", base64.b64encode(body.encode()).decode())
+    encoded["isBase64Encoded"] = True
+    # When both are answered, then the answers are the same
+    first, second = invoke("sklearn", plain), invoke("sklearn", encoded)
+    assert (first.status, second.status) == (HTTPStatus.OK, HTTPStatus.OK)
+    assert second.raw_body == first.raw_body
