@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import kyber.monitoring
 from kyber.manifest import TrainingRange, read_manifest
 from kyber.monitoring import MAX_CAPTURE_BYTES, SMALL_BATCH_ROWS, DataCapture, ModelMonitor, capture_record
 from scripts.harness.events import json_event, load_event
@@ -192,11 +193,11 @@ def test_a_record_too_large_for_a_log_event_is_not_written_and_says_so(invoke, c
 @pytest.mark.parametrize("rows", [1, SMALL_BATCH_ROWS, SMALL_BATCH_ROWS + 1, 10_000])
 @pytest.mark.parametrize("feature_count", [3, 4])
 def test_the_figures_of_small_and_large_batches_are_plain_counts(rows, feature_count):
-    # Given a batch drawn around a training range, with values on its bounds, and scores of every confidence
+    # Given a batch drawn around a training range, with rows on its bounds, and scores of every confidence
     rng = np.random.default_rng(rows + feature_count)
     low, high = np.arange(feature_count, dtype=float), np.arange(feature_count, dtype=float) + 2
     batch = rng.uniform(low - 0.5, high + 0.5, size=(rows, feature_count))
-    batch[0] = high
+    batch[0], batch[-1] = high, low
     probabilities = rng.dirichlet(np.ones(3), size=rows)
     top = probabilities.argmax(axis=1)
     monitor = ModelMonitor.create(
@@ -271,3 +272,12 @@ def test_a_record_of_exactly_a_log_events_size_is_written(capsys):
     (line,) = [line for line in capsys.readouterr().out.splitlines() if "captureData" in line]
     assert len(line.encode()) == MAX_CAPTURE_BYTES
     assert json.loads(line)["captureData"]["endpointOutput"]["data"] == fits
+
+
+def test_a_fraction_of_a_percent_captures_the_draws_below_it(monkeypatch):
+    # Given half a percent of the requests captured
+    capture = DataCapture(percent=0.5)
+    # Then a request is captured when the generator draws below 0.005, and not from there on
+    for drawn, captured in ((0.0049, True), (0.005, False), (0.0051, False)):
+        monkeypatch.setattr(kyber.monitoring.random, "random", lambda drawn=drawn: drawn)
+        assert capture.sampled() is captured
