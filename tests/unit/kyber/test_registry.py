@@ -104,3 +104,30 @@ def test_missing_manifest_is_refused(models_copy):
     (models_copy / "manifest.json").unlink()
     with pytest.raises(ModelArtifactError, match="cannot read"):
         ModelRegistry(models_copy)
+
+
+def test_a_challenger_loads_once_and_its_load_is_logged_as_the_challengers(
+    challenger_models, monkeypatch, handler_module, lambda_context, sessions_created, capfd
+):
+    # Given a cold start of a function whose scikit-learn model has a challenger
+    monkeypatch.setenv("KYBER_MODELS_DIR", str(challenger_models))
+    capfd.readouterr()
+    handler = handler_module("sklearn")
+    # When it serves two requests, then the challenger was loaded once, during init, beside its champion
+    for _ in range(2):
+        assert handler.lambda_handler(load_event("sklearn_single.json"), lambda_context)["statusCode"] == HTTPStatus.OK
+    assert sessions_created == Counter({"sklearn.onnx": 2})
+    loads = model_load_logs(capfd.readouterr().out)
+    assert [(load["model"], load["role"], load["artifact"]) for load in loads] == [
+        ("sklearn", "champion", str(challenger_models / "sklearn.onnx")),
+        ("sklearn", "challenger", str(challenger_models / "challenger" / "sklearn.onnx")),
+    ]
+
+
+def test_a_registry_hands_out_the_one_loaded_challenger_and_none_for_a_model_without_one(challenger_models):
+    registry = ModelRegistry(challenger_models)
+    first = registry.challenger("sklearn")
+    assert first is not None
+    assert first.version == registry.manifest.challengers["sklearn"].sha256[:12]
+    assert registry.challenger("sklearn") is first
+    assert registry.challenger("pytorch") is None
