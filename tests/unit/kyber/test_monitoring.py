@@ -199,6 +199,7 @@ def test_the_figures_of_small_and_large_batches_are_plain_counts(rows, feature_c
     batch = rng.uniform(low - 0.5, high + 0.5, size=(rows, feature_count))
     batch[0], batch[-1] = high, low
     probabilities = rng.dirichlet(np.ones(3), size=rows)
+    probabilities[-1] = (0.3, 0.6, 0.1)  # exactly as confident as the threshold: not low
     top = probabilities.argmax(axis=1)
     monitor = ModelMonitor.create(
         namespace="N",
