@@ -125,3 +125,14 @@ def test_a_face_is_told_only_its_own_routes_and_a_routes_description_is_built_wh
     assert list(app.docs["/things"]) == ["PUT"]
     assert app.docs["/things"]["PUT"]().operation_id == "things_put"
     assert len(built) == 1
+
+
+def test_only_a_whole_braced_segment_is_a_parameter():
+    # Given routes whose segments only begin or only end with a brace
+    app = Api(OWN)
+    for path in ("/half/{open", "/half/close}"):
+        app.get(path)(lambda _event, path=path: JsonResponse(HTTPStatus.OK, json.dumps({"at": path})))
+    # Then each answers its literal path alone
+    assert answer(app, "GET", "/half/{open") == (HTTPStatus.OK, {"at": "/half/{open"})
+    assert answer(app, "GET", "/half/close}") == (HTTPStatus.OK, {"at": "/half/close}"})
+    assert answer(app, "GET", "/half/other")[0] == HTTPStatus.NOT_FOUND
