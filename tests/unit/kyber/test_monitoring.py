@@ -14,7 +14,14 @@ import pytest
 
 import kyber.monitoring
 from kyber.manifest import TrainingRange, read_manifest
-from kyber.monitoring import MAX_CAPTURE_BYTES, SMALL_BATCH_ROWS, DataCapture, ModelMonitor, capture_record
+from kyber.monitoring import (
+    MAX_CAPTURE_BYTES,
+    SMALL_BATCH_ROWS,
+    DataCapture,
+    ModelMonitor,
+    capture_record,
+    json_fields,
+)
 from scripts.harness.events import json_event, load_event
 from scripts.project import metrics_namespace, service_name
 from tests.support.service import ROW_LIMIT, configure_service
@@ -282,3 +289,40 @@ def test_a_fraction_of_a_percent_captures_the_draws_below_it(monkeypatch):
     for drawn, captured in ((0.0049, True), (0.005, False), (0.0051, False)):
         monkeypatch.setattr(kyber.monitoring.random, "random", lambda drawn=drawn: drawn)
         assert capture.sampled() is captured
+
+
+def test_a_percent_sign_in_a_lines_fields_is_written_as_itself(capsys):
+    # Given a monitor whose model and labels hold percent signs (its lines are %-formats)
+    monitor = ModelMonitor.create(
+        namespace="N%s",
+        service="S",
+        model="m%d",
+        labels=("50%", "b"),
+        training_range=None,
+        max_rows=ROW_LIMIT,
+        low_confidence_threshold=0.6,
+    )
+    assert json_fields({"model": "100%"}) == '"model":"100%%"'
+    # When a request's lines are written, then each field reads as it was given
+    probabilities = np.array([[0.9, 0.1]])
+    capsys.readouterr()
+    monitor.write(np.ones((1, 4)), probabilities, np.array([0]))
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(line["model"], line["label"]) for line in lines] == [("m%d", "50%"), ("m%d", "b")]
+    assert lines[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "N%s"
+
+
+def test_a_model_without_a_training_range_counts_no_rows_outside_it():
+    # Given a monitor built from a manifest without a training range
+    monitor = ModelMonitor.create(
+        namespace="N",
+        service="S",
+        model="m",
+        labels=("a", "b"),
+        training_range=None,
+        max_rows=ROW_LIMIT,
+        low_confidence_threshold=0.6,
+    )
+    # When a batch far outside any range is counted, then the model's figures are its rows and its low-confidence ones
+    per_label, model_figures = monitor.counts(np.full((3, 4), 1e9), np.array([[0.9, 0.1]] * 3), np.zeros(3, int))
+    assert (per_label, model_figures) == ([3, 0], [3, 0])

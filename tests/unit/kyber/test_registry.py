@@ -131,3 +131,12 @@ def test_a_registry_hands_out_the_one_loaded_challenger_and_none_for_a_model_wit
     assert first.version == registry.manifest.challengers["sklearn"].sha256[:12]
     assert registry.challenger("sklearn") is first
     assert registry.challenger("pytorch") is None
+
+
+def test_every_model_runs_on_one_thread_with_every_graph_optimisation(challenger_models):
+    registry = ModelRegistry(challenger_models)
+    for model in (registry.get("sklearn"), registry.get("pytorch"), registry.challenger("sklearn")):
+        options = model.session.get_session_options()
+        assert (options.intra_op_num_threads, options.inter_op_num_threads) == (1, 1)
+        assert options.graph_optimization_level == ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        assert model.session.get_providers() == ["CPUExecutionProvider"]
