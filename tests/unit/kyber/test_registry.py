@@ -12,7 +12,7 @@ import onnxruntime as ort
 import pytest
 
 from kyber.errors import ModelArtifactError
-from kyber.manifest import sha256_of
+from kyber.manifest import read_manifest, sha256_of
 from kyber.registry import ModelRegistry
 from scripts.harness.events import load_event
 
@@ -118,9 +118,15 @@ def test_a_challenger_loads_once_and_its_load_is_logged_as_the_challengers(
         assert handler.lambda_handler(load_event("sklearn_single.json"), lambda_context)["statusCode"] == HTTPStatus.OK
     assert sessions_created == Counter({"sklearn.onnx": 2})
     loads = model_load_logs(capfd.readouterr().out)
-    assert [(load["model"], load["role"], load["artifact"]) for load in loads] == [
-        ("sklearn", "champion", str(challenger_models / "sklearn.onnx")),
-        ("sklearn", "challenger", str(challenger_models / "challenger" / "sklearn.onnx")),
+    manifest = read_manifest(challenger_models)
+    assert [(load["model"], load["role"], load["version"], load["artifact"]) for load in loads] == [
+        ("sklearn", "champion", manifest.models["sklearn"].sha256[:12], str(challenger_models / "sklearn.onnx")),
+        (
+            "sklearn",
+            "challenger",
+            manifest.challengers["sklearn"].sha256[:12],
+            str(challenger_models / "challenger" / "sklearn.onnx"),
+        ),
     ]
 
 
