@@ -136,3 +136,15 @@ def test_only_a_whole_braced_segment_is_a_parameter():
     assert answer(app, "GET", "/half/{open") == (HTTPStatus.OK, {"at": "/half/{open"})
     assert answer(app, "GET", "/half/close}") == (HTTPStatus.OK, {"at": "/half/close}"})
     assert answer(app, "GET", "/half/other")[0] == HTTPStatus.NOT_FOUND
+
+
+def test_a_method_a_path_lacks_is_answered_405_naming_every_method_it_has():
+    # Given /things answering POST and PUT
+    app = router()
+    app.route("PUT", "/things")(lambda _event: JsonResponse(HTTPStatus.OK, "{}"))
+    # When it is asked with DELETE
+    response = app.resolve({"httpMethod": "DELETE", "path": "/things"}, FakeLambdaContext())
+    # Then the answer names both methods, in its Allow header and its message
+    assert response["statusCode"] == HTTPStatus.METHOD_NOT_ALLOWED
+    assert response["multiValueHeaders"]["Allow"] == ["POST, PUT"]
+    assert json.loads(response["body"]) == {"own": "DELETE is not allowed on /things; use POST or PUT"}

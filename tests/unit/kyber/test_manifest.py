@@ -107,6 +107,14 @@ PARITY = "m.json > models > sklearn > parity"
         (set_field("models", "sklearn", "parity", []), "m.json > models > sklearn: 'parity' must be a dict"),
         (drop_field("models", "sklearn", "parity", "tolerance"), f"{PARITY} has no 'tolerance'"),
         (set_field("feature_count", 4.0), "m.json: 'feature_count' must be a int"),
+        (
+            set_field("training_range", "minimum", [0.0, 1.0, 2.0]),
+            "m.json > training_range: minimum and maximum must pair up, each minimum at most its maximum",
+        ),
+        (
+            set_field("training_range", {"minimum": [0.0, 1.0], "maximum": [1.0, 2.0], "source": "t"}),
+            "m.json: the training range must name 4 features",
+        ),
     ],
 )
 def test_a_manifest_field_missing_or_of_the_wrong_kind_is_refused_naming_its_path_and_kind(
@@ -154,6 +162,27 @@ def test_a_challenger_for_a_model_the_manifest_does_not_serve_is_refused(default
     with pytest.raises(ModelArtifactError) as refused:
         Manifest.from_json(mutated_manifest(default_build, set_field("challengers", {"xgb": entry})), Path("m.json"))
     assert str(refused.value) == "m.json: a challenger for a model it does not serve: xgb"
+    both = set_field("challengers", {"xgb": entry, "lgbm": entry})
+    with pytest.raises(ModelArtifactError) as refused:
+        Manifest.from_json(mutated_manifest(default_build, both), Path("m.json"))
+    assert str(refused.value) == "m.json: a challenger for a model it does not serve: lgbm, xgb"
+
+
+def test_a_manifest_without_a_training_range_reads_back_none(default_build):
+    raw = mutated_manifest(default_build, drop_field("training_range"))
+    assert Manifest.from_json(raw, Path("m.json")).training_range is None
+
+
+def test_a_training_range_file_that_cannot_be_read_or_does_not_pair_up_is_refused_naming_it(tmp_path):
+    missing = tmp_path / "missing.json"
+    with pytest.raises(ModelArtifactError) as refused:
+        TrainingRange.read(missing)
+    assert str(refused.value).startswith(f"cannot read {missing}: [Errno 2] No such file or directory")
+    unpaired = tmp_path / "unpaired.json"
+    unpaired.write_text(json.dumps({"minimum": [0.0, 1.0], "maximum": [1.0]}))
+    with pytest.raises(ModelArtifactError) as refused:
+        TrainingRange.read(unpaired)
+    assert str(refused.value) == f"{unpaired}: minimum and maximum must pair up, each minimum at most its maximum"
 
 
 def test_the_committed_training_range_is_written_as_the_trainer_writes_it_and_reads_back_the_same():
