@@ -183,6 +183,11 @@ def test_a_training_range_file_that_cannot_be_read_or_does_not_pair_up_is_refuse
     with pytest.raises(ModelArtifactError) as refused:
         TrainingRange.read(unpaired)
     assert str(refused.value) == f"{unpaired}: minimum and maximum must pair up, each minimum at most its maximum"
+    unlisted = tmp_path / "unlisted.json"
+    unlisted.write_text(json.dumps({"minimum": "low", "maximum": [1.0]}))
+    with pytest.raises(ModelArtifactError) as refused:
+        TrainingRange.read(unlisted)
+    assert str(refused.value) == f"{unlisted}: 'minimum' must be a list"
 
 
 def test_the_committed_training_range_is_written_as_the_trainer_writes_it_and_reads_back_the_same():
