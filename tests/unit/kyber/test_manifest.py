@@ -197,3 +197,10 @@ def test_the_committed_training_range_is_written_as_the_trainer_writes_it_and_re
     # Then writing it again gives the committed file byte for byte, and reading that gives the same range
     assert delivered.to_json() == path.read_text(encoding="utf-8")
     assert TrainingRange.from_document(json.loads(delivered.to_json()), "written", path.name) == delivered
+
+
+def test_a_feature_the_training_data_held_constant_has_its_minimum_equal_to_its_maximum():
+    constant = TrainingRange.from_document({"minimum": [1.5, 0.0], "maximum": [1.5, 2.0]}, "r.json", "r.json")
+    assert (constant.minimum, constant.maximum) == ((1.5, 0.0), (1.5, 2.0))
+    with pytest.raises(ModelArtifactError, match="each minimum at most its maximum"):
+        TrainingRange.from_document({"minimum": [1.5, 2.5], "maximum": [1.5, 2.0]}, "r.json", "r.json")
