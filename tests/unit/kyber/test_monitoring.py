@@ -291,17 +291,22 @@ def test_a_fraction_of_a_percent_captures_the_draws_below_it(monkeypatch):
         assert capture.sampled() is captured
 
 
-def test_a_percent_sign_in_a_lines_fields_is_written_as_itself(capsys):
-    # Given a monitor whose model and labels hold percent signs (its lines are %-formats)
-    monitor = ModelMonitor.create(
-        namespace="N%s",
+def monitor_without_range(namespace: str, model: str, labels: tuple[str, ...]) -> ModelMonitor:
+    """A monitor of service S with no training range, low confidence below 0.6."""
+    return ModelMonitor.create(
+        namespace=namespace,
         service="S",
-        model="m%d",
-        labels=("50%", "b"),
+        model=model,
+        labels=labels,
         training_range=None,
         max_rows=ROW_LIMIT,
         low_confidence_threshold=0.6,
     )
+
+
+def test_a_percent_sign_in_a_lines_fields_is_written_as_itself(capsys):
+    # Given a monitor whose model and labels hold percent signs (its lines are %-formats)
+    monitor = monitor_without_range(namespace="N%s", model="m%d", labels=("50%", "b"))
     assert json_fields({"model": "100%"}) == '"model":"100%%"'
     # When a request's lines are written, then each field reads as it was given
     probabilities = np.array([[0.9, 0.1]])
@@ -314,15 +319,7 @@ def test_a_percent_sign_in_a_lines_fields_is_written_as_itself(capsys):
 
 def test_a_model_without_a_training_range_counts_no_rows_outside_it():
     # Given a monitor built from a manifest without a training range
-    monitor = ModelMonitor.create(
-        namespace="N",
-        service="S",
-        model="m",
-        labels=("a", "b"),
-        training_range=None,
-        max_rows=ROW_LIMIT,
-        low_confidence_threshold=0.6,
-    )
+    monitor = monitor_without_range(namespace="N", model="m", labels=("a", "b"))
     # When a batch far outside any range is counted, then the model's figures are its rows and its low-confidence ones
     per_label, model_figures = monitor.counts(np.full((3, 4), 1e9), np.array([[0.9, 0.1]] * 3), np.zeros(3, int))
     assert (per_label, model_figures) == ([3, 0], [3, 0])
