@@ -65,10 +65,10 @@ set -f # the patterns are mutmut's, not the shell's
 read -ra selected <<<"${MUTANTS:-}"
 set +f
 status=0
-timeout "${MUTATION_TIMEOUT:-2400}" "$(dirname "$python")/mutmut" run --max-children "$children" "${selected[@]}" \
+timeout "${MUTATION_TIMEOUT:-5400}" "$(dirname "$python")/mutmut" run --max-children "$children" "${selected[@]}" \
   >mutmut-run.log 2>&1 || status=$?
 if ((status == 124)); then
-  echo "mutation: stopped after MUTATION_TIMEOUT=${MUTATION_TIMEOUT:-2400} s; the figures cover the mutants checked so far"
+  echo "mutation: stopped after MUTATION_TIMEOUT=${MUTATION_TIMEOUT:-5400} s; the figures cover the mutants checked so far"
 elif ((status != 0)); then
   tr '\r' '\n' <mutmut-run.log | tail -n 20
   exit "$status"
