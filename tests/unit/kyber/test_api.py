@@ -143,7 +143,8 @@ def test_a_method_a_path_lacks_is_answered_405_naming_every_method_it_has():
     app = router()
     app.route("PUT", "/things")(lambda _event: JsonResponse(HTTPStatus.OK, "{}"))
     # When it is asked with DELETE
-    response = app.resolve({"httpMethod": "DELETE", "path": "/things"}, FakeLambdaContext())
+    context: Any = FakeLambdaContext()
+    response = app.resolve({"httpMethod": "DELETE", "path": "/things"}, context)
     # Then the answer names both methods, in its Allow header and its message
     assert response["statusCode"] == HTTPStatus.METHOD_NOT_ALLOWED
     assert response["multiValueHeaders"]["Allow"] == ["POST, PUT"]

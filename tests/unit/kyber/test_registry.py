@@ -141,7 +141,9 @@ def test_a_registry_hands_out_the_one_loaded_challenger_and_none_for_a_model_wit
 
 def test_every_model_runs_on_one_thread_with_every_graph_optimisation(challenger_models):
     registry = ModelRegistry(challenger_models)
-    for model in (registry.get("sklearn"), registry.get("pytorch"), registry.challenger("sklearn")):
+    challenger = registry.challenger("sklearn")
+    assert challenger is not None
+    for model in (registry.get("sklearn"), registry.get("pytorch"), challenger):
         options = model.session.get_session_options()
         assert (options.intra_op_num_threads, options.inter_op_num_threads) == (1, 1)
         assert options.graph_optimization_level == ort.GraphOptimizationLevel.ORT_ENABLE_ALL
