@@ -15,6 +15,7 @@ from kyber.errors import ModelArtifactError
 from kyber.manifest import read_manifest, sha256_of
 from kyber.registry import ModelRegistry
 from scripts.harness.events import load_event
+from tests.support.service import configure_service
 
 
 @pytest.fixture
@@ -110,7 +111,7 @@ def test_a_challenger_loads_once_and_its_load_is_logged_as_the_challengers(
     challenger_models, monkeypatch, handler_module, lambda_context, sessions_created, capfd
 ):
     # Given a cold start of a function whose scikit-learn model has a challenger
-    monkeypatch.setenv("KYBER_MODELS_DIR", str(challenger_models))
+    configure_service(monkeypatch, KYBER_MODELS_DIR=str(challenger_models))
     capfd.readouterr()
     handler = handler_module("sklearn")
     # When it serves two requests, then the challenger was loaded once, during init, beside its champion

@@ -4,7 +4,6 @@ model (and by champion and challenger label); a captured request holds both outp
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import shutil
 from collections import Counter
@@ -296,12 +295,15 @@ NOW_S = 1_790_000_000.25
 
 @pytest.fixture
 def cold_shadow(shadowed, handler_module):
-    """The sklearn model's shadow as a cold start builds it (every request picked); called in the test, so that its
-    logs reach capfd."""
+    """The sklearn model's shadow as a cold start builds it, picking percent of the requests, its challenger scoring
+    with session when one is given (a fake); called in the test, so that its logs reach capfd."""
 
-    def start():
-        shadowed()
-        return handler_module("sklearn").scorer.shadows["sklearn"]
+    def start(percent: str = "100", session: object = None):
+        shadowed(percent=percent)
+        scorer = handler_module("sklearn").scorer
+        if session is not None:
+            challengers_scoring_with(scorer, session)
+        return scorer.shadows["sklearn"]
 
     return start
 
@@ -326,6 +328,20 @@ def emf(dimensions: dict[str, str], metrics: dict[str, tuple[str, Any]]) -> dict
 SKLEARN = {"service": service_name(), "model": "sklearn"}
 
 
+def ran_line(rows: int, agreed: int, errors: int, milliseconds: float) -> dict[str, Any]:
+    """The request line of a shadow that ran (scored or failed), at NOW_S."""
+    return emf(
+        SKLEARN,
+        {
+            "ShadowRequests": ("Count", 1),
+            "ShadowRows": ("Count", rows),
+            "ShadowAgreedRows": ("Count", agreed),
+            "ShadowErrors": ("Count", errors),
+            "ShadowMs": ("Milliseconds", milliseconds),
+        },
+    )
+
+
 def test_a_scored_shadow_writes_its_request_line_and_a_line_per_pair_of_labels(cold_shadow, monkeypatch, capfd):
     shadow = cold_shadow()
     # Given rows the champion and the challenger label differently, and 12.3456 ms between the shadow's start and end
@@ -341,14 +357,7 @@ def test_a_scored_shadow_writes_its_request_line_and_a_line_per_pair_of_labels(c
     pairs = Counter(zip(champion.argmax(axis=1).tolist(), challenger.argmax(axis=1).tolist(), strict=True))
     agreed = sum(count for (first, second), count in pairs.items() if first == second)
     assert agreed < len(rows), "the rows must hold some flips"
-    request = {
-        "ShadowRequests": ("Count", 1),
-        "ShadowRows": ("Count", len(rows)),
-        "ShadowAgreedRows": ("Count", agreed),
-        "ShadowErrors": ("Count", 0),
-        "ShadowMs": ("Milliseconds", 12.346),
-    }
-    expected = [emf(SKLEARN, request)] + [
+    expected = [ran_line(len(rows), agreed, 0, 12.346)] + [
         emf(
             {**SKLEARN, "champion_label": labels[first], "challenger_label": labels[second]},
             {"ShadowAgreedRows" if first == second else "ShadowFlips": ("Count", pairs[first, second])},
@@ -370,9 +379,8 @@ def test_a_scored_shadow_writes_its_request_line_and_a_line_per_pair_of_labels(c
 
 
 def test_a_failed_shadow_writes_one_request_line_with_one_error(cold_shadow, monkeypatch, capfd):
-    shadow = cold_shadow()
     # Given a challenger whose session raises, and 3.2514 ms until the failure is counted
-    shadow = dataclasses.replace(shadow, challenger=dataclasses.replace(shadow.challenger, session=ExplodingSession()))
+    shadow = cold_shadow(session=ExplodingSession())
     rows = np.asarray(ROWS[:3])
     champion = shadow.champion.score(rows).probabilities
     capfd.readouterr()
@@ -382,14 +390,7 @@ def test_a_failed_shadow_writes_one_request_line_with_one_error(cold_shadow, mon
     # Then one request line counts the error, no rows and the time; no pair of labels is written
     output = capfd.readouterr().out
     figures = [line for line in json_lines(output) if "_aws" in line]
-    request = {
-        "ShadowRequests": ("Count", 1),
-        "ShadowRows": ("Count", 0),
-        "ShadowAgreedRows": ("Count", 0),
-        "ShadowErrors": ("Count", 1),
-        "ShadowMs": ("Milliseconds", 3.251),
-    }
-    assert figures == [emf(SKLEARN, request)]
+    assert figures == [ran_line(0, 0, 1, 3.251)]
     # and the warning names the model and carries the exception
     (warning,) = [line for line in json_lines(output) if line.get("message") == "challenger failed"]
     assert (warning["level"], warning["model"]) == ("WARNING", "sklearn")
@@ -452,10 +453,9 @@ def test_when_its_figures_cannot_be_written_the_shadow_logs_it_and_returns(cold_
     assert outcome.outcome == "failed"
 
 
-def test_a_fraction_of_a_percent_picks_the_request_ids_that_fall_below_it(shadowed, handler_module):
+def test_a_fraction_of_a_percent_picks_the_request_ids_that_fall_below_it(cold_shadow):
     # Given half a percent of the requests shadowed
-    shadowed(percent="0.5")
-    shadow = handler_module("sklearn").scorer.shadows["sklearn"]
+    shadow = cold_shadow(percent="0.5")
     # Then an id drawn below 0.5 is picked, one drawn between 0.5 and 1 is not
     assert draw("request-375") < 0.5 <= draw("request-52") < 1
     assert (shadow.picks("request-375"), shadow.picks("request-52")) == (True, False)
@@ -474,8 +474,7 @@ def test_a_request_id_comes_from_api_gateway_or_else_from_lambda(lambda_context)
 
 def test_a_challenger_with_no_finite_scores_for_a_row_is_a_failure_naming_the_rows(cold_shadow, capfd):
     # Given a challenger that scores two rows of three as NaN, rows beyond the values it was verified on
-    shadow = cold_shadow()
-    shadow = dataclasses.replace(shadow, challenger=dataclasses.replace(shadow.challenger, session=NonFiniteRows(0, 2)))
+    shadow = cold_shadow(session=NonFiniteRows(0, 2))
     rows = np.full((3, 4), 1e300)
     capfd.readouterr()
     # When the shadow runs, then it failed, and the warning says how many rows had no finite scores
