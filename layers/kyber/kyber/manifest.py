@@ -1,9 +1,10 @@
 """The models layer's manifest: written by the models build, read by the service, in one typed format.
 
 It names every file of the layer with its SHA-256, each model's ONNX input and output, the parity
-figures the build measured, the headline of its evaluation (the whole of it is in its model card) and the
-range of each feature in the models' training data; `verified_file` is how the service checks a file still
-matches it, and `session_options` how both the build and the service run a model.
+figures the build measured, the headline of its evaluation (the whole of it is in its model card), what its
+serving-cost gate held it to, and the range of each feature in the models' training data; `verified_file` is
+how the service checks a file still matches it, and `session_options` how both the build and the service run a
+model.
 """
 
 from __future__ import annotations
@@ -60,6 +61,18 @@ class Evaluation:
 
 
 @dataclass(frozen=True)
+class ServingCost:
+    """What the build's serving-cost gate held the model to: its ONNX file's size, and the limits, from the gate
+    file, that its measured session load, memory added and request times were each within. The times themselves
+    are printed by the build and kept in its cost record, not here: they differ from run to run, and the same
+    delivery must build the same manifest, whose hash names a release."""
+
+    onnx_bytes: int
+    gate: str
+    limits: Mapping[str, float]
+
+
+@dataclass(frozen=True)
 class TrainingRange:
     """Each feature's smallest and largest value in the models' training data, and what the build read them from."""
 
@@ -99,6 +112,8 @@ class ModelEntry:
     parity: Parity
     evaluation: Evaluation
     card: FileRef
+    # Absent from manifests built before the build recorded it.
+    serving_cost: ServingCost | None = None
 
     @property
     def artifact(self) -> FileRef:
@@ -128,6 +143,10 @@ class Manifest:
         document = asdict(self)
         if not self.challengers:
             del document["challengers"]
+        for entries in ("models", "challengers"):
+            for entry in document.get(entries, {}).values():
+                if entry["serving_cost"] is None:
+                    del entry["serving_cost"]
         return json.dumps(document, indent=2) + "\n"
 
     @classmethod
@@ -195,6 +214,12 @@ class _Fields:
             raise ModelArtifactError(f"{self.path}: {key!r} must be a non-empty list of numbers")
         return tuple(float(value) for value in values)
 
+    def serving_cost(self) -> ServingCost:
+        limits = self.get("limits", dict)
+        if not all(_finite_number(value) for value in limits.values()):
+            raise ModelArtifactError(f"{self.path}: 'limits' must map each limit to a number")
+        return ServingCost(onnx_bytes=self.get("onnx_bytes", int), gate=self.get("gate", str), limits=limits)
+
     def training_range(self) -> TrainingRange:
         return TrainingRange.from_document(self.document, self.path, source=self.get("source", str))
 
@@ -225,6 +250,7 @@ class _Fields:
                 log_loss=evaluation.number("log_loss"),
             ),
             card=self.file_ref("card"),
+            serving_cost=self.nested("serving_cost").serving_cost() if "serving_cost" in self.document else None,
         )
 
 

@@ -1,9 +1,11 @@
-"""`python -m model_build --source DIR --out DIR`: the models layer built, its summary printed; one line on
-stderr and exit status 1 when a stage refuses the delivery."""
+"""`python -m model_build --source DIR --out DIR [--cost-record FILE]`: the models layer built, its summary
+printed, and every serving-cost figure it measured written to FILE (JSON, outside the layer); one line on stderr and
+exit status 1 when a stage refuses the delivery."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -46,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="folder to write the layer's models into")
     parser.add_argument("--probe-rows", type=int, default=DEFAULT_PROBE_ROWS, help="random rows for the parity check")
     parser.add_argument("--evaluation", type=Path, help=f"evaluation data (default: SOURCE/{EVALUATION_FILE})")
+    parser.add_argument("--cost-record", type=Path, help="file to write every measured serving-cost figure to (JSON)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     try:
@@ -54,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"model_build: {exc}", file=sys.stderr)
         return 1
     print(summary(built, args.out, time.perf_counter() - started))
+    if args.cost_record:
+        args.cost_record.parent.mkdir(parents=True, exist_ok=True)
+        args.cost_record.write_text(json.dumps(built.cost_record(), indent=2) + "\n", encoding="utf-8")
+        print(f"serving-cost record: {args.cost_record}")
     return 0
 
 

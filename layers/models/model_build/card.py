@@ -1,5 +1,6 @@
 """A model card per built model, in the Model Card Toolkit's JSON format (schema v0.0.2): what the model is,
-which file serves it, what it was measured on and how it scored, and what it is for and not for."""
+which file serves it, what it was measured on and how it scored, what serving it costs, and what it is for and
+not for."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
-from kyber.manifest import FileRef
+from kyber.manifest import FileRef, ServingCost
 from model_build.compare import Comparison, OfflineRule
+from model_build.cost import LIMITS
 from model_build.evaluation import EVALUATION_FILE, EvaluationData, LabelMetrics, Metrics
 
 SCHEMA_VERSION = "0.0.2"
@@ -37,6 +39,7 @@ class CardInputs:
     parity_max_abs_diff: float | None
     graphics: dict[str, bytes]
     built: date
+    serving_cost: ServingCost
 
 
 def _metric(kind: str, value: float | int, slice_: str | None = None) -> dict[str, str]:
@@ -130,9 +133,21 @@ def _considerations(inputs: CardInputs) -> dict[str, Any]:
             {"description": "It knows only its labels file's labels: a crystal of another colour gets one of them."},
         ],
         "tradeoffs": [
-            {"description": "The calibration curve shows whether a high score can be trusted as a probability."}
+            {"description": "The calibration curve shows whether a high score can be trusted as a probability."},
+            {"description": _serving_cost(inputs.serving_cost)},
         ],
     }
+
+
+def _serving_cost(cost: ServingCost) -> str:
+    limits = ", ".join(
+        f"{LIMITS[key].figure} at most {value:,} {LIMITS[key].unit}" for key, value in cost.limits.items()
+    )
+    return (
+        f"Serving cost: the ONNX file is {cost.onnx_bytes:,} bytes. Measured in ONNX Runtime by the build, each "
+        f"figure was within the limits of {cost.gate}: {limits}. The build prints the measured times and writes "
+        "them to its cost record, not to this card, whose bytes the same delivery always builds the same."
+    )
 
 
 def model_card(inputs: CardInputs) -> dict[str, Any]:
@@ -160,6 +175,7 @@ def model_card(inputs: CardInputs) -> dict[str, Any]:
         "model_parameters": _parameters(inputs),
         "quantitative_analysis": {
             "performance_metrics": performance_metrics(inputs.metrics, inputs.parity_max_abs_diff),
+            "serving_cost": asdict(inputs.serving_cost),
             "graphics": {
                 "description": f"Measured through {inputs.served.file} in ONNX Runtime on {EVALUATION_FILE}.",
                 "collection": [

@@ -1,7 +1,7 @@
 """One model through the build's stages, each a function of its own: export it to ONNX, check the graph, prove
 the export against the native model on the probe and evaluation rows (parity), measure it as served on the
-evaluation rows (evaluate), hold it to the quality gate (gate), write its card (card), and describe it for the
-manifest."""
+evaluation rows (evaluate), hold it to the quality gate (gate), measure what serving it costs and hold it to the
+serving-cost gate (cost), write its card (card), and describe it for the manifest."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import onnxruntime
 from kyber.manifest import Evaluation, FileRef, ModelEntry, Parity, sha256_of
 from model_build.card import CardInputs, card_json, model_card
 from model_build.contract import FEATURE_COUNT
-from model_build.cost import ServingCost, ServingCostGate
+from model_build.cost import MeasuredCost, ServingCostGate
 from model_build.cost import measure as measure_cost
 from model_build.evaluation import EVALUATION_FILE, EvaluationData, Metrics, measure, read_evaluation_data
 from model_build.export import PROBABILITIES_OUTPUT, describe_session, onnx_session
@@ -40,7 +40,7 @@ class Assessment:
     probe_differences: np.ndarray
     evaluation_differences: np.ndarray
     graphics: dict[str, bytes]
-    cost: ServingCost
+    cost: MeasuredCost
 
 
 @dataclass(frozen=True)
@@ -110,6 +110,7 @@ def compile_model(
     assessment = Assessment(
         metrics, probe_differences, evaluation_differences, graphics(model.name, labels, metrics), cost
     )
+    serving_cost = setup.cost_gate.record(cost)
     card = CardInputs(
         name=model.name,
         architecture=model.architecture,
@@ -124,6 +125,7 @@ def compile_model(
         parity_max_abs_diff=None if model.probabilities is None else evaluation_parity.max_abs_diff,
         graphics=assessment.graphics,
         built=setup.built,
+        serving_cost=serving_cost,
     )
     entry = ModelEntry(
         file=served_file.file,
@@ -133,6 +135,7 @@ def compile_model(
         parity=probe_parity,
         evaluation=evaluation_summary(metrics, setup.data_sha256),
         card=write_card(staging / CARD_FILES[model.name], card),
+        serving_cost=serving_cost,
     )
     return entry, assessment
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import platform
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from kyber.labels import read_labels
 from kyber.manifest import LABELS_FILE, Manifest
@@ -43,6 +48,21 @@ class LayerBuild:
     manifest: Manifest
     assessments: dict[str, Assessment]
     challengers: dict[str, ChallengerBuild] = field(default_factory=dict)
+
+    def cost_record(self) -> dict[str, Any]:
+        """Every serving-cost figure as this build measured it, per model and challenger, with the manifest it
+        built: what `--cost-record` writes outside the layer, since the layer itself holds only what every build
+        of the same delivery measures the same."""
+        costs = {
+            "models": {name: asdict(assessment.cost) for name, assessment in self.assessments.items()},
+            "challengers": {name: asdict(built.assessment.cost) for name, built in self.challengers.items()},
+        }
+        return {
+            "manifest_sha256": hashlib.sha256(self.manifest.to_json().encode()).hexdigest(),
+            "measured_at": datetime.now(tz=UTC).isoformat(timespec="seconds"),
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+            **costs,
+        }
 
 
 def build(

@@ -96,6 +96,7 @@ def drop_field(*path):
 
 
 PARITY = "m.json > models > sklearn > parity"
+COST = "m.json > models > sklearn > serving_cost"
 
 
 @pytest.mark.parametrize(
@@ -107,6 +108,16 @@ PARITY = "m.json > models > sklearn > parity"
         (set_field("models", "sklearn", "parity", []), "m.json > models > sklearn: 'parity' must be a dict"),
         (drop_field("models", "sklearn", "parity", "tolerance"), f"{PARITY} has no 'tolerance'"),
         (set_field("feature_count", 4.0), "m.json: 'feature_count' must be a int"),
+        (
+            set_field("models", "sklearn", "serving_cost", "limits", {"max_load_ms": "1 s"}),
+            f"{COST}: 'limits' must map each limit to a number",
+        ),
+        (
+            set_field("models", "sklearn", "serving_cost", "limits", {"max_load_ms": float("inf")}),
+            f"{COST}: 'limits' must map each limit to a number",
+        ),
+        (set_field("models", "sklearn", "serving_cost", "onnx_bytes", 888.0), f"{COST}: 'onnx_bytes' must be a int"),
+        (drop_field("models", "sklearn", "serving_cost", "gate"), f"{COST} has no 'gate'"),
         (
             set_field("training_range", "minimum", [0.0, 1.0, 2.0]),
             "m.json > training_range: minimum and maximum must pair up, each minimum at most its maximum",
@@ -204,3 +215,11 @@ def test_a_feature_the_training_data_held_constant_has_its_minimum_equal_to_its_
     assert (constant.minimum, constant.maximum) == ((1.5, 0.0), (1.5, 2.0))
     with pytest.raises(ModelArtifactError, match="each minimum at most its maximum"):
         TrainingRange.from_document({"minimum": [1.5, 2.5], "maximum": [1.5, 2.0]}, "r.json", "r.json")
+
+
+def test_a_manifest_built_before_the_serving_cost_was_recorded_reads_back_none_and_writes_none(default_build):
+    raw = mutated_manifest(default_build, drop_field("models", "sklearn", "serving_cost"))
+    read = Manifest.from_json(raw, Path("m.json"))
+    assert read.models["sklearn"].serving_cost is None
+    assert read.models["pytorch"].serving_cost == default_build[1].models["pytorch"].serving_cost
+    assert json.loads(read.to_json()) == json.loads(raw)

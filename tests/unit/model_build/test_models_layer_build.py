@@ -79,7 +79,9 @@ def test_default_build_manifest_has_the_agreed_shape(
             "parity",
             "evaluation",
             "card",
+            "serving_cost",
         ]
+        assert list(model["serving_cost"]) == ["onnx_bytes", "gate", "limits"]
     assert default_manifest["built_with"] == {
         "python": platform.python_version(),
         "scikit-learn": sklearn.__version__,
