@@ -218,8 +218,19 @@ def test_a_feature_the_training_data_held_constant_has_its_minimum_equal_to_its_
 
 
 def test_a_manifest_built_before_the_serving_cost_was_recorded_reads_back_none_and_writes_none(default_build):
-    raw = mutated_manifest(default_build, drop_field("models", "sklearn", "serving_cost"))
+    # Given the default manifest without the sklearn model's serving cost, and with a challenger that has none
+    challenger = json.loads(default_build[1].to_json())["models"]["sklearn"]
+    challenger["file"], challenger["card"]["file"] = "challenger/sklearn.onnx", "challenger/sklearn.model-card.json"
+    del challenger["serving_cost"]
+
+    def change(document):
+        drop_field("models", "sklearn", "serving_cost")(document)
+        document["challengers"] = {"sklearn": challenger}
+
+    raw = mutated_manifest(default_build, change)
+    # When it is read, then neither has one, and it is written back with no serving_cost key where there was none
     read = Manifest.from_json(raw, Path("m.json"))
     assert read.models["sklearn"].serving_cost is None
+    assert read.challengers["sklearn"].serving_cost is None
     assert read.models["pytorch"].serving_cost == default_build[1].models["pytorch"].serving_cost
     assert json.loads(read.to_json()) == json.loads(raw)
