@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from sklearn.ensemble import RandomForestClassifier
 
 import model_build.__main__ as build_command
 from kyber.manifest import Manifest, sha256_of
-from model_build.cost import SERVING_COST_FILE, ServingCostError, ServingCostGate
+from model_build.cost import SERVING_COST_FILE, MeasuredCost, ServingCostError, ServingCostGate
 from model_build.layer import LayerBuild, build
 from tests.support.sklearn_families import delivery, trained
 
@@ -38,6 +39,27 @@ def test_a_two_thousand_tree_forest_is_refused_for_its_size(tmp_path: Path):
     assert str(refused.value).startswith("serving cost gate: model sklearn's ONNX file is 1,")
     assert str(refused.value).endswith("bytes, above the limit 1,000,000 bytes set in serving_cost.toml")
     assert not (tmp_path / "models").exists()
+
+
+WITHIN = MeasuredCost(onnx_bytes=888, load_ms=0.5, memory_added_bytes=2**20, one_row_ms=0.01, rows_10000_ms=0.4)
+
+
+@pytest.mark.parametrize(
+    ("above", "reason"),
+    [
+        ({"onnx_bytes": 1_000_001}, "ONNX file is 1,000,001 bytes, above the limit 1,000,000 bytes"),
+        ({"load_ms": 1_000.04}, "session load is 1000.0 ms, above the limit 1000.0 ms"),
+        ({"memory_added_bytes": 300 * 2**20}, "memory added is 300.0 MB, above the limit 256.0 MB"),
+        ({"one_row_ms": 5.25}, "one row is 5.250 ms, above the limit 5.000 ms"),
+        ({"rows_10000_ms": 250.0}, "10,000 rows is 250.0 ms, above the limit 200.0 ms"),
+    ],
+)
+def test_each_figure_above_its_limit_is_refused_naming_the_figure_its_value_and_the_limit(above, reason):
+    gate = ServingCostGate.read()
+    gate.check("sklearn", WITHIN)
+    with pytest.raises(ServingCostError) as refused:
+        gate.check("sklearn", replace(WITHIN, **above))
+    assert str(refused.value) == f"serving cost gate: model sklearn's {reason} set in serving_cost.toml"
 
 
 def test_a_gate_file_that_misses_a_limit_is_refused(tmp_path: Path):
